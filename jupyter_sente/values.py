@@ -9,7 +9,7 @@ an aware ``datetime``, ``#uuid`` is ``uuid.UUID``, ``123N`` is ``int``, ``1.5M``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from edn_format import Char, ImmutableDict, ImmutableList, Keyword, Symbol, TaggedElement
 
@@ -26,9 +26,9 @@ __all__ = [
     "kw",
 ]
 
-VECTOR_TYPES: tuple[type, ...] = (list, ImmutableList)
-MAP_TYPES: tuple[type, ...] = (dict, ImmutableDict)
-SET_TYPES: tuple[type, ...] = (set, frozenset)
+VECTOR_TYPES: Final = (list, ImmutableList)
+MAP_TYPES: Final = (dict, ImmutableDict)
+SET_TYPES: Final = (set, frozenset)
 
 _keywords: dict[str, Keyword] = {}
 

@@ -8,7 +8,7 @@ envelopes ``[x]`` read as cb-id ``None``, as Sente >= 1.21 reads them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeAlias
 
 from jupyter_sente.core.events import AJAX, CHSK_HANDSHAKE, CHSK_WS_PING, NIL_UID
 from jupyter_sente.exceptions import ProtocolError, UsageError
@@ -25,7 +25,7 @@ __all__ = [
     "read_handshake",
 ]
 
-CbId = str | Keyword | None
+CbId: TypeAlias = "str | Keyword | None"
 
 _CB_ID = re.compile(r"[0-9a-f]{6}\Z")
 

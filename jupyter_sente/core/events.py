@@ -33,8 +33,8 @@ __all__ = [
     "event_id",
     "is_event",
     "is_event_id",
-    "is_reserved_id",
     "is_reply_error",
+    "is_reserved_id",
     "make_event",
 ]
 
@@ -87,7 +87,7 @@ def as_event(x: Any) -> Any:
 
 def event_id(ev: Any) -> Keyword:
     """The id of a valid event."""
-    return ev[0]  # type: ignore[no-any-return]
+    return ev[0]  # type: ignore[no-any-return,unused-ignore]
 
 
 def event_data(ev: Any) -> Any:
@@ -111,7 +111,9 @@ def make_event(ev_id: Keyword | str, *data: Any, allow_reserved: bool = False) -
     if len(data) > 1:
         raise UsageError(f"an event carries at most one data value, got {len(data)}")
     if not is_event_id(k):
-        raise UsageError(f"event id must be a namespace-qualified keyword like :ns/name, got {ev_id!r}")
+        raise UsageError(
+            f"event id must be a namespace-qualified keyword like :ns/name, got {ev_id!r}"
+        )
     if is_reserved_id(k) and not allow_reserved:
         raise UsageError(f"event id {k} is in Sente's reserved 'chsk' namespace")
     return [k, *data]

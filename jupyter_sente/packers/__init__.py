@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from jupyter_sente.exceptions import PackError, UsageError
 
-__all__ = ["PACKER_NAMES", "Packer", "PackError", "get_packer"]
+__all__ = ["PACKER_NAMES", "PackError", "Packer", "get_packer"]
 
 
 @runtime_checkable
