@@ -4,7 +4,8 @@
 
     SenteError
     ├── UsageError            the caller misused the API (invalid event to send, bad option)
-    │   └── TransitionError   an illegal move in a connection state machine (names state + event)
+    │   ├── TransitionError   an illegal move in a connection state machine (names state + event)
+    │   └── MessageTooLarge   a backplane message over its ``max_message_bytes`` (names both sizes)
     ├── PackError             a value could not be packed or a text could not be unpacked
     │   ├── EncodeError       pack(): the value has no representation in this packer
     │   └── DecodeError       unpack(): the text is not valid (carries ``position``)
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "DecodeError",
     "EncodeError",
+    "MessageTooLarge",
     "PackError",
     "ProtocolError",
     "ReplyClosed",
@@ -97,3 +99,12 @@ class ReplyFailed(ReplyError):
     """The transport failed while sending or waiting (``:chsk/error``)."""
 
     value_name = "chsk/error"
+
+
+class MessageTooLarge(UsageError):
+    """A backplane refused a message whose encoded size is over its ``max_message_bytes``."""
+
+    def __init__(self, size: int, limit: int, what: str = "backplane message") -> None:
+        super().__init__(f"{what} is {size} bytes encoded, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
