@@ -17,7 +17,6 @@ import {
   CHSK_WS_PING,
   CHSK_WS_PONG,
   PONG,
-  badEvent,
   checkOutgoingEvent,
   eventData,
   isEvent,
@@ -640,7 +639,8 @@ export class ChannelSocket {
         return;
       }
       if (isHandshake(payload)) {
-        this._handshake("ajax", payload);
+        // a bad handshake would be asked for again at once: back off instead
+        if (!this._handshake("ajax", payload)) this._lost("unexpected");
         if (gen !== this._gen) return;
       } else {
         this._conn.polled();
@@ -745,6 +745,7 @@ export class ChannelSocket {
   /**
    * @param {"ws" | "ajax"} transport
    * @param {unknown[]} payload
+   * @returns {boolean} false for a malformed handshake (dropped)
    */
   _handshake(transport, payload) {
     let uid;
@@ -752,27 +753,28 @@ export class ChannelSocket {
     try {
       [uid, data] = readHandshake(payload);
     } catch (e) {
-      this._logger.warn("chsk got a malformed handshake:", e);
-      this._emit(badEvent(payload));
-      return;
+      this._logger.warn("chsk dropped a bad handshake:", e);
+      return false;
     }
     const ev = [CHSK_HANDSHAKE, this._conn.handshake(transport, uid, data)];
     this._flushState();
     this._emit(ev);
+    return true;
   }
 
   /**
-   * A push batch: a vector of events. Invalid events and pushes of `chsk/*` ids (which only
-   * Sente itself may emit) reach the app as `[:chsk/bad-event x]`.
+   * A push batch: a vector of events. Values that are not events, and pushes of `chsk/*` ids
+   * (which only Sente itself may emit), are dropped with a warning, as the Python client does.
    * @param {unknown} batch
    */
   _deliverPushes(batch) {
     if (!Array.isArray(batch)) {
-      this._emit(badEvent(batch));
+      this._logger.warn(`chsk dropped a message that is not a vector of events: ${brief(batch)}`);
       return;
     }
     for (const ev of batch) {
-      if (!isEvent(ev) || isReservedId(ev[0])) this._emit(badEvent(ev));
+      if (!isEvent(ev)) this._logger.warn(`chsk dropped a pushed value that is not an event: ${brief(ev)}`);
+      else if (isReservedId(ev[0])) this._logger.warn(`chsk dropped a pushed event in the reserved chsk namespace: ${brief(ev)}`);
       else this._emit(this._wrapRecvEvs ? [CHSK_RECV, ev] : ev);
     }
   }

@@ -17,9 +17,6 @@ import {
   wireKeyword,
 } from "./values.js";
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
 // ---------------------------------------------------------------------------------------------
 // Printer
 
@@ -72,7 +69,8 @@ function write(x, out, depth) {
   } else if (typeof x === "number") {
     out.push(printNumber(x));
   } else if (typeof x === "bigint") {
-    out.push(x >= INT64_MIN && x <= INT64_MAX ? x.toString() : x.toString() + "N");
+    // no N suffix: Clojure reads a long literal beyond 64 bits as a BigInt by itself
+    out.push(x.toString());
   } else if (x instanceof Keyword) {
     out.push(":", x.name);
   } else if (Array.isArray(x)) {
@@ -86,7 +84,7 @@ function write(x, out, depth) {
   } else if (x instanceof EdnSymbol) {
     out.push(x.name);
   } else if (x instanceof Char) {
-    out.push("\\", CHAR_NAMES.get(x.char) ?? x.char);
+    out.push(printChar(x.char));
   } else if (x instanceof Uuid) {
     out.push('#uuid "', x.text, '"');
   } else if (x instanceof Date) {
@@ -140,16 +138,40 @@ function writeMap(entries, out, depth) {
   out.push("}");
 }
 
+/** @param {number} code */
+function hex4(code) {
+  return "\\u" + code.toString(16).toUpperCase().padStart(4, "0");
+}
+
 /** @param {string} s */
 function printString(s) {
   let out = '"';
   for (const ch of s) {
     const esc = STRING_ESCAPES.get(ch);
+    const code = /** @type {number} */ (ch.codePointAt(0));
     if (esc !== undefined) out += esc;
-    else if (ch < " " || ch === "\u007f") out += "\\u" + ch.charCodeAt(0).toString(16).padStart(4, "0");
+    // control characters, and lone surrogates (which have no UTF-8), as \uXXXX
+    else if (code < 0x20 || (code >= 0xd800 && code <= 0xdfff)) out += hex4(code);
     else out += ch;
   }
   return out + '"';
+}
+
+/**
+ * A character literal as the Python writer prints it: a name, the printable ASCII character,
+ * or \uXXXX; characters beyond 16 bits have no EDN literal.
+ * @param {string} c
+ */
+function printChar(c) {
+  const name = CHAR_NAMES.get(c);
+  if (name !== undefined) return "\\" + name;
+  const code = /** @type {number} */ (c.codePointAt(0));
+  if (c.length !== 1 && !(c.length === 2 && code > 0xffff)) throw new EncodeError(`a char is one character, got ${JSON.stringify(c)}`);
+  if (code >= 0x21 && code <= 0x7e) return "\\" + c;
+  if (code > 0xffff || (code >= 0xd800 && code <= 0xdfff)) {
+    throw new EncodeError(`character U+${code.toString(16).toUpperCase()} has no EDN (UTF-16) character literal`);
+  }
+  return hex4(code);
 }
 
 /** @param {number} n */
@@ -158,6 +180,7 @@ function printNumber(n) {
   if (n === Infinity) return "##Inf";
   if (n === -Infinity) return "##-Inf";
   // Integral values print as integers, as ClojureScript prints them (JS has one number type).
+  if (Object.is(n, -0)) return "-0.0";
   if (Number.isInteger(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER) return String(n);
   const s = String(n);
   return /[.eE]/.test(s) ? s : s + ".0";
