@@ -1,0 +1,216 @@
+// The JS client against the real Python demo server (`python -m jupyter_sente.demo`), started
+// here as a subprocess. Node has no cookie jar: each "browser" GETs the page, keeps its cookies
+// and its CSRF token, and sends them with the WebSocket upgrade and every fetch.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
+
+import { ChannelSocket } from "../src/client.js";
+import { equals, kw } from "../src/values.js";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const PYTHON = process.env.SENTE_PYTHON ?? `${REPO}.venv/bin/python`;
+/** Waits are in these units, scaled for slow machines. */
+const SCALE = Number(process.env.SENTE_TEST_TIME_SCALE ?? "1") || 1;
+const WAIT_MS = 10_000 * SCALE;
+
+/** @type {import("node:child_process").ChildProcess} */
+let server;
+let base = "";
+let serverLog = "";
+/** @type {ChannelSocket[]} */
+const clients = [];
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = /** @type {import("node:net").AddressInfo} */ (s.address());
+      s.close(() => resolve(addr.port));
+    });
+  });
+}
+
+/** Poll the page until the server answers (or has died). */
+async function waitForServer() {
+  const deadline = Date.now() + 4 * WAIT_MS;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`demo server exited with ${server.exitCode}:\n${serverLog}`);
+    try {
+      const res = await fetch(base + "/");
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`demo server did not answer within ${4 * WAIT_MS} ms:\n${serverLog}`);
+}
+
+/** A browser session: the page's cookies and CSRF token. */
+async function session() {
+  const res = await fetch(base + "/");
+  assert.equal(res.status, 200);
+  const html = await res.text();
+  const m = /id="sente-csrf-token"[^>]*data-csrf-token="([^"]*)"/.exec(html);
+  assert.ok(m, "the page carries the CSRF token");
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+  return { cookie, csrf: m[1] };
+}
+
+/**
+ * A client for a session, connected.
+ * @param {{cookie: string, csrf: string}} s
+ * @param {import("../src/client.js").ChannelSocketOptions} [opts]
+ */
+function client(s, opts = {}) {
+  const chsk = new ChannelSocket(base + "/chsk", {
+    csrfToken: s.csrf,
+    WebSocket,
+    wsOptions: { headers: { Cookie: s.cookie }, origin: base },
+    headers: { Cookie: s.cookie },
+    logger: null,
+    ...opts,
+  });
+  clients.push(chsk);
+  return chsk;
+}
+
+/**
+ * The data of the next event `id` that `chsk` receives.
+ * @param {ChannelSocket} chsk
+ * @param {string} id
+ * @param {(data: unknown) => boolean} [pred]
+ * @returns {Promise<unknown>}
+ */
+function nextEvent(chsk, id, pred = () => true) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${id} event within ${WAIT_MS} ms`));
+    }, WAIT_MS);
+    const off = chsk.on(id, (msg) => {
+      if (!pred(msg.data)) return;
+      off();
+      clearTimeout(timer);
+      resolve(msg.data);
+    });
+  });
+}
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(PYTHON, ["-m", "jupyter_sente.demo", "--port", String(port)], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout?.on("data", (d) => (serverLog += d));
+  server.stderr?.on("data", (d) => (serverLog += d));
+  await waitForServer();
+});
+
+after(async () => {
+  for (const c of clients) c.disconnect();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await exited;
+  }
+});
+
+describe("against the Python demo server", () => {
+  test("WebSocket: handshake, then an echo request gets its data back", async () => {
+    const chsk = client(await session());
+    const state = await chsk.whenOpen(WAIT_MS);
+    assert.equal(state.type, "ws");
+    assert.equal(chsk.transport, "ws");
+    const data = new Map(/** @type {[unknown, unknown][]} */ ([[kw("msg"), "hi"], ["n", [1, 2.5, null]]]));
+    const reply = await chsk.request(["example/echo", data], { timeoutMs: WAIT_MS });
+    assert.ok(equals(reply, data), `echo of ${String(reply)}`);
+  });
+
+  test("WebSocket: a broadcast from one client reaches another", async () => {
+    const a = client(await session());
+    const b = client(await session());
+    await Promise.all([a.whenOpen(WAIT_MS), b.whenOpen(WAIT_MS)]);
+    const tag = `ws-${Date.now()}`;
+    const got = nextEvent(b, "example/broadcast", (d) => containsString(d, tag));
+    a.send(["example/broadcast", tag]);
+    assert.ok(containsString(await got, tag));
+  });
+
+  test("forced Ajax: echo and broadcast over long-poll and POST", async () => {
+    const a = client(await session(), { type: "ajax" });
+    const b = client(await session());
+    await Promise.all([a.whenOpen(WAIT_MS), b.whenOpen(WAIT_MS)]);
+    assert.equal(a.transport, "ajax");
+    assert.equal(a.state.type, "ajax");
+    assert.equal(await a.request(["example/echo", "over ajax"], { timeoutMs: WAIT_MS }), "over ajax");
+    // WS -> Ajax: the push must wait for the Ajax client's poll
+    const tag1 = `to-ajax-${Date.now()}`;
+    const got1 = nextEvent(a, "example/broadcast", (d) => containsString(d, tag1));
+    b.send(["example/broadcast", tag1]);
+    assert.ok(containsString(await got1, tag1));
+    // Ajax -> WS: the send is a POST
+    const tag2 = `from-ajax-${Date.now()}`;
+    const got2 = nextEvent(b, "example/broadcast", (d) => containsString(d, tag2));
+    a.send(["example/broadcast", tag2]);
+    assert.ok(containsString(await got2, tag2));
+  });
+
+  test("switchType moves a live client from WebSocket to Ajax and back", async () => {
+    const chsk = client(await session());
+    await chsk.whenOpen(WAIT_MS);
+    chsk.switchType("ajax");
+    await chsk.whenOpen(WAIT_MS);
+    assert.equal(chsk.state.type, "ajax");
+    assert.equal(await chsk.request(["example/echo", 1], { timeoutMs: WAIT_MS }), 1);
+    chsk.switchType("ws");
+    await chsk.whenOpen(WAIT_MS);
+    assert.equal(chsk.state.type, "ws");
+    assert.equal(await chsk.request(["example/echo", 2], { timeoutMs: WAIT_MS }), 2);
+  });
+
+  test("disconnect closes for good; reconnect opens again and requests work", async () => {
+    const chsk = client(await session());
+    await chsk.whenOpen(WAIT_MS);
+    chsk.disconnect();
+    assert.equal(chsk.isOpen, false);
+    assert.equal(chsk.state["last-close"].reason, "requested-disconnect");
+    await assert.rejects(chsk.request(["example/echo", 0], { timeoutMs: WAIT_MS }), { name: "ReplyClosed" });
+    chsk.reconnect();
+    await chsk.whenOpen(WAIT_MS);
+    assert.equal(await chsk.request(["example/echo", "back"], { timeoutMs: WAIT_MS }), "back");
+  });
+
+  test("a wrong CSRF token is refused: auto falls back to Ajax, which stays closed", async () => {
+    const s = await session();
+    const chsk = client({ ...s, csrf: "wrong" + s.csrf });
+    await nextEvent(chsk, "chsk/state", () => chsk.transport === "ajax" && chsk.connState === "retry-wait");
+    assert.equal(chsk.state["ever-opened?"], false);
+    assert.ok(chsk.state["last-ws-error"], "the refused upgrade was seen as a WebSocket error");
+  });
+});
+
+/**
+ * True if `x` is `s` or contains it (the demo may wrap broadcast data).
+ * @param {unknown} x
+ * @param {string} s
+ * @returns {boolean}
+ */
+function containsString(x, s) {
+  if (x === s) return true;
+  if (Array.isArray(x)) return x.some((y) => containsString(y, s));
+  if (x instanceof Map) return [...x.values()].some((y) => containsString(y, s));
+  if (x !== null && typeof x === "object") return Object.values(x).some((y) => containsString(y, s));
+  return false;
+}
