@@ -152,13 +152,15 @@ describe("WebSocket transport", () => {
     assert.equal(t.of("chsk/ws-ping").length, 1);
   });
 
-  test("pushes are delivered one by one; invalid and chsk/* pushes become chsk/bad-event", () => {
+  test("pushes are delivered one by one; non-events and chsk/* pushes are dropped with a warning", () => {
     const t = setup();
     const ws = openWs(t);
     ws.receive('[[[:my-app/alert "hi"] [:my-app/alert "yo"] [:chsk/handshake ["x" nil nil]] [1 2]] nil]');
     assert.deepEqual(t.of("my-app/alert").map((e) => e[1]), ["hi", "yo"]);
-    const bad = t.of("chsk/bad-event").map((e) => ednPacker.pack(e));
-    assert.deepEqual(bad, ['[:chsk/bad-event [:chsk/handshake ["x" nil nil]]]', "[:chsk/bad-event [1 2]]"]);
+    assert.equal(t.of("chsk/handshake").length, 1);
+    assert.equal(t.logger.warnings.filter((w) => w.includes("dropped a pushed")).length, 2);
+    ws.receive("[:my-app/not-a-batch nil]");
+    assert.ok(t.logger.warnings.some((w) => w.includes("not a vector of events")));
   });
 
   test("wrapRecvEvs delivers pushes as [:chsk/recv ev]", () => {
