@@ -286,7 +286,11 @@ export class ChannelSocket {
       return false;
     }
     if (this._transport === "ajax") {
-      void this._post(ev, timeoutMs, cb);
+      const ppstr = this._packer.pack(envelope(ev, cb ? AJAX : null));
+      this._post(ppstr, timeoutMs, cb).catch((e) => {
+        this._logger.warn("chsk POST failed:", e);
+        if (cb) this._callback(cb, CHSK_ERROR);
+      });
       return true;
     }
     const cbId = cb ? this._newCbId() : null;
@@ -605,7 +609,11 @@ export class ChannelSocket {
   /** @param {number} gen */
   _startAjax(gen) {
     this._transport = "ajax";
-    void this._poll(gen);
+    this._poll(gen).catch((e) => {
+      // a bug, not the network (_ajax catches that): say so, and let the retry logic recover
+      this._logger.warn("chsk poll loop failed:", e);
+      if (gen === this._gen) this._lost("unexpected");
+    });
   }
 
   /** @param {number} gen */
@@ -652,16 +660,16 @@ export class ChannelSocket {
   }
 
   /**
-   * @param {unknown[]} ev
+   * @param {string} ppstr the packed envelope
    * @param {number | undefined} timeoutMs
    * @param {ReplyCallback | undefined} cb
    */
-  async _post(ev, timeoutMs, cb) {
+  async _post(ppstr, timeoutMs, cb) {
     const gen = this._gen;
     const body = new URLSearchParams();
     body.append("udt", String(this._clock.now()));
     body.append("client-id", this.clientId);
-    body.append("ppstr", this._packer.pack(envelope(ev, cb ? AJAX : null)));
+    body.append("ppstr", ppstr);
     const result = await this._ajax(this._urls.http, {
       method: "POST",
       headers: { ...this._ajaxHeaders(), "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8" },

@@ -538,3 +538,17 @@ describe("Ajax transport", () => {
     assert.equal(t.fetch.open("POST")[0].body?.get("ppstr"), '[["~:my-app/x",{"a":1}],null]');
   });
 });
+
+describe("packing errors", () => {
+  test("an event that cannot be packed throws EncodeError at send, over WS and Ajax", async () => {
+    const t = setup();
+    openWs(t);
+    assert.throws(() => t.chsk.send(["my-app/x", () => 1]), { name: "EncodeError" });
+    t.chsk.switchType("ajax");
+    await settle();
+    t.fetch.open("GET")[0].reply([kw("chsk/handshake"), ["alice", null, null]]);
+    await settle();
+    assert.throws(() => t.chsk.send(["my-app/x", Symbol("no")]), { name: "EncodeError" });
+    assert.equal(t.fetch.open("POST").length, 0);
+  });
+});
