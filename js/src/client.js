@@ -666,14 +666,15 @@ export class ChannelSocket {
    */
   async _post(ppstr, timeoutMs, cb) {
     const gen = this._gen;
-    const body = new URLSearchParams();
-    body.append("udt", String(this._clock.now()));
-    body.append("client-id", this.clientId);
-    body.append("ppstr", ppstr);
+    const body = formEncode([
+      ["udt", this._clock.now()],
+      ["client-id", this.clientId],
+      ["ppstr", ppstr],
+    ]);
     const result = await this._ajax(this._urls.http, {
       method: "POST",
       headers: { ...this._ajaxHeaders(), "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8" },
-      body: body.toString(),
+      body,
       timeoutMs: timeoutMs ?? this._ajaxTimeoutMs,
       abort: new AbortController(),
     });
@@ -864,14 +865,24 @@ export function resolveUrls(path, opts = {}) {
 }
 
 /**
- * `url` with params appended (nil values dropped), keeping any query it has.
+ * `k=v&...` with each part percent-encoded as encodeURIComponent does (as Sente's client);
+ * null values are dropped.
+ * @param {[string, unknown][]} params
+ */
+function formEncode(params) {
+  return params
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join("&");
+}
+
+/**
+ * `url` with params appended (null values dropped), keeping any query it has.
  * @param {string} url
  * @param {[string, unknown][]} params
  */
 function withQuery(url, params) {
-  const q = new URLSearchParams();
-  for (const [k, v] of params) if (v !== null && v !== undefined) q.append(k, String(v));
-  const s = q.toString();
+  const s = formEncode(params);
   if (s === "") return url;
   return url + (url.includes("?") ? "&" : "?") + s;
 }

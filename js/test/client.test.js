@@ -61,7 +61,7 @@ describe("WebSocket transport", () => {
   test("the WS URL carries params, then client-id, then csrf-token, and no udt", () => {
     const t = setup({ params: { room: "r 1" } });
     t.chsk.connect();
-    assert.equal(FakeWebSocket.last().url, "ws://example.test/chsk?room=r+1&client-id=cid-1&csrf-token=tok");
+    assert.equal(FakeWebSocket.last().url, "ws://example.test/chsk?room=r%201&client-id=cid-1&csrf-token=tok");
   });
 
   test("a blank csrf token is left out of the URL", () => {
