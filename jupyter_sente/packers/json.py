@@ -266,6 +266,13 @@ def _encoder_for(x: Any) -> _Encoder:
     raise EncodeError(f"cannot pack a value of type {type(x).__qualname__}: {_brief(x)}")
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
 _JSON_ENCODER: Final = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 )
@@ -516,6 +523,10 @@ class JsonPacker:
             raise _too_deep_to_encode() from None
         except (ValueError, TypeError, OverflowError) as e:
             raise EncodeError(f"cannot pack {_brief(value)}: {e}") from e
+        if not text.isascii() and _SURROGATE.search(text):
+            # Only a Python str holds a lone surrogate; escaped, the text stays valid UTF-8
+            # (and reads back the same), as JSON.stringify writes it.
+            text = _SURROGATE.sub(_escape_surrogate, text)
         if len(text) > self.max_size:
             raise EncodeError(
                 f"packed text is {len(text)} characters, over max_size {self.max_size}"

@@ -122,6 +122,13 @@ def test_each_kind_of_value_round_trips(packer: Packer, value: Any) -> None:
     assert same_value(back, value), (value, back)
 
 
+def test_packed_text_is_valid_utf8_even_with_lone_surrogates(packer: Packer) -> None:
+    value = ["lone \ud800 surrogate", {"\udfff": "日本"}]
+    text = packer.pack(value)
+    text.encode("utf-8")
+    assert same_value(packer.unpack(text), value)
+
+
 def test_packing_is_deterministic_for_the_same_value(packer: Packer) -> None:
     value = [kw("my-app/req"), {kw("x"): 1, "y": [1.5, None, "~z"]}]
     assert packer.pack(value) == packer.pack(value)

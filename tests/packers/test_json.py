@@ -56,6 +56,7 @@ ENCODINGS: list[tuple[Any, str]] = [
     ("~~", '"~~~"'),
     ("~:x", '"~~:x"'),
     ("a~b", '"a~b"'),
+    ("lone \ud800 surrogate", '"lone \\ud800 surrogate"'),
     (kw("a"), '"~:a"'),
     (kw("my-app/req"), '"~:my-app/req"'),
     (Keyword("edn-format/kw"), '"~:edn-format/kw"'),
