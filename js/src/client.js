@@ -599,6 +599,11 @@ export class ChannelSocket {
 
   /** @param {number} gen */
   _ping(gen) {
+    if (!this._conn.isOpen) {
+      // a socket that never handshook: Sente's ping would get :chsk/closed and reconnect
+      this._restart("ws-ping-timeout");
+      return;
+    }
     this._send([CHSK_WS_PING], this._wsPingTimeoutMs, (reply) => {
       if (gen === this._gen && reply !== PONG) this._restart("ws-ping-timeout");
     });

@@ -271,6 +271,7 @@ describe("reconnecting", () => {
     await t.clock.advance(10_000);
     assert.equal(FakeWebSocket.instances.length, 2);
     assert.deepEqual(FakeWebSocket.instances[0].closedWith, { code: 1000, reason: "CLOSE_NORMAL" });
+    assert.deepEqual(t.logger.warnings, []);
   });
 
   test("a socket that cannot be constructed is retried", async () => {
