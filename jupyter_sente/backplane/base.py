@@ -205,6 +205,7 @@ class Backplane(ABC):
         self._connected = asyncio.Event()
         self._first_attempt = asyncio.Event()
         self._down_since: float | None = None
+        self._dropped_before_outage = 0
         self._ever_up = False
         self._last_error: str | None = None
 
@@ -416,7 +417,7 @@ class Backplane(ABC):
                 "%s: connected again after %.1f s; %d message(s) were dropped while down",
                 self,
                 loop.time() - self._down_since,
-                self._stats.dropped_while_down,
+                self._stats.dropped_while_down - self._dropped_before_outage,
             )
         self._down_since = None
         self._ever_up = True
@@ -430,6 +431,7 @@ class Backplane(ABC):
             self._stats.connect_failures += 1
         if self._down_since is None:
             self._down_since = asyncio.get_running_loop().time()
+            self._dropped_before_outage = self._stats.dropped_while_down
             what = "cannot connect" if connecting else "lost its connection"
             # Once per outage: a reconnect loop must not flood the log.
             log.warning(

@@ -112,7 +112,7 @@ async def test_redis_restart_drops_while_down_then_reconnects_and_resubscribes(
         assert len(lines) == 1, lines
         assert "lost its connection" in lines[0] and "dropped" in lines[0]
     infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert any("server-a" in m and "connected again" in m for m in infos)
+    assert any("server-a" in m and "connected again" in m and "; 50 message" in m for m in infos)
 
 
 async def test_a_killed_subscriber_connection_reconnects(
