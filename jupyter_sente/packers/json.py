@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any, Final
 from uuid import UUID
 
@@ -52,189 +53,239 @@ DEFAULT_MAX_SIZE: Final = 8 * 1024 * 1024
 DEFAULT_MAX_DEPTH: Final = 256
 """Deepest nesting of JSON arrays and objects that ``unpack`` reads and ``pack`` writes."""
 
-_Encoder = Callable[[Any, int], Any]
-
 
 # ---------------------------------------------------------------------------------------------
-# Encoding: value -> a tree of JSON-ready Python objects (then json does the text, in C).
-# ``left`` is how many more levels of arrays/objects may be opened.
+# Writing: value -> JSON text, directly (no intermediate tree). ``left`` is how many more
+# levels of arrays/objects may be opened; a tagged object counts as the JSON it is.
+
+_Writer = Callable[[Any, int], str]
+_quote: Final = encode_basestring  # json's own string writer (C): escapes " \ and controls
 
 
 def _too_deep_to_encode() -> EncodeError:
     return EncodeError("value is nested too deeply to pack (or contains itself)")
 
 
-def _enc(x: Any, left: int) -> Any:
-    return (_ENCODERS.get(type(x)) or _encoder_for(x))(x, left)
+def _write(x: Any, left: int) -> str:
+    return (_WRITERS.get(type(x)) or _writer_for(x))(x, left)
 
 
-def _enc_same(x: Any, left: int) -> Any:
-    return x
+def _w_none(x: None, left: int) -> str:
+    return "null"
 
 
-def _enc_str(s: str, left: int) -> str:
-    return "~" + s if s[:1] == "~" else s
+def _w_bool(b: bool, left: int) -> str:
+    return "true" if b else "false"
 
 
-def _enc_int(n: int, left: int) -> Any:
+def _w_int(n: int, left: int) -> str:
     if -MAX_SAFE_INT <= n <= MAX_SAFE_INT:
-        return n
+        return int.__repr__(n)
     if left <= 0:
         raise _too_deep_to_encode()
-    return {"~#N": str(int(n))}
+    return '{"~#N":"' + int.__repr__(n) + '"}'
 
 
-def _enc_float(f: float, left: int) -> Any:
+def _w_float(f: float, left: int) -> str:
     if f - f == 0.0:  # finite: inf - inf and nan - nan are nan
-        return f
+        return float.__repr__(f)
     if left <= 0:
         raise _too_deep_to_encode()
-    return {"~#f": "NaN" if math.isnan(f) else ("Inf" if f > 0 else "-Inf")}
+    return '{"~#f":"' + ("NaN" if math.isnan(f) else ("Inf" if f > 0 else "-Inf")) + '"}'
 
 
-def _enc_keyword(k: Keyword, left: int) -> str:
+def _w_str(s: str, left: int) -> str:
+    return _quote(s) if s[:1] != "~" else _quote("~" + s)
+
+
+# The text of each keyword by name: keywords repeat (event ids, map keys). Bounded, as names
+# can come from peers.
+_KEYWORD_TEXTS: dict[str, str] = {}
+_MAX_KEYWORD_TEXTS: Final = 50_000
+
+
+def _w_keyword(k: Keyword, left: int) -> str:
     name: str = k.name
-    if not name:
-        raise EncodeError("a keyword needs a name")
-    return "~:" + name
+    text = _KEYWORD_TEXTS.get(name)
+    if text is None:
+        if not name:
+            raise EncodeError("a keyword needs a name")
+        text = _quote("~:" + name)
+        if len(_KEYWORD_TEXTS) < _MAX_KEYWORD_TEXTS and len(name) <= 128:
+            _KEYWORD_TEXTS[name] = text
+    return text
 
 
-def _enc_symbol(s: Symbol, left: int) -> str:
+def _w_symbol(s: Symbol, left: int) -> str:
     name: str = s.name
     if not name:
         raise EncodeError("a symbol needs a name")
-    return "~$" + name
+    return _quote("~$" + name)
 
 
-def _enc_char(c: str, left: int) -> str:
+def _w_char(c: str, left: int) -> str:
     if len(c) != 1:
         raise EncodeError(f"a char is one character, got {len(c)}")
-    return "~c" + c
+    return _quote("~c" + c)
 
 
-def _enc_vector(xs: Any, left: int) -> list[Any]:
+def _w_items(xs: Iterable[Any], left: int) -> str:
+    """The items of an array, comma-separated (``left`` already counts the array)."""
+    writers = _WRITERS
+    keyword_texts = _KEYWORD_TEXTS
+    parts: list[str] = []
+    add = parts.append
+    for x in xs:
+        # The commonest items are written inline, without a call.
+        t = type(x)
+        if t is str:
+            add(_quote(x) if x[:1] != "~" else _quote("~" + x))
+        elif t is FastKeyword:
+            add(keyword_texts.get(x._name) or _w_keyword(x, left))
+        elif t is int and -MAX_SAFE_INT <= x <= MAX_SAFE_INT:
+            add(int.__repr__(x))
+        else:
+            add((writers.get(t) or _writer_for(x))(x, left))
+    return ",".join(parts)
+
+
+def _w_vector(xs: Iterable[Any], left: int) -> str:
     if left <= 0:
         raise _too_deep_to_encode()
-    left -= 1
-    encoders = _ENCODERS
-    return [(encoders.get(type(v)) or _encoder_for(v))(v, left) for v in xs]
+    return "[" + _w_items(xs, left - 1) + "]"
 
 
-def _tagged(tag: str, payload: Any, left: int) -> dict[str, Any]:
-    """``{"~#tag": [encoded items...]}`` for an iterable payload (two levels)."""
+def _w_immutable_list(xs: ImmutableList, left: int) -> str:
+    # Its wrapped list iterates in C; the Sequence protocol would call __getitem__ per item.
+    return _w_vector(xs._list, left)
+
+
+def _w_tagged_items(tag: str, xs: Iterable[Any], left: int) -> str:
+    """``{"~#tag":[items...]}``: two levels."""
     if left <= 1:
         raise _too_deep_to_encode()
-    return {tag: _enc_vector(payload, left - 1)}
+    return '{"~#' + tag + '":[' + _w_items(xs, left - 2) + "]}"
 
 
-def _enc_list(xs: tuple[Any, ...], left: int) -> dict[str, Any]:
-    return _tagged("~#list", xs, left)
+def _w_list(xs: tuple[Any, ...], left: int) -> str:
+    return _w_tagged_items("list", xs, left)
 
 
-def _enc_set(xs: Any, left: int) -> dict[str, Any]:
-    return _tagged("~#set", xs, left)
+def _w_set(xs: Iterable[Any], left: int) -> str:
+    return _w_tagged_items("set", xs, left)
 
 
-def _key_encoder_for(k: Any) -> _Encoder | None:
-    """How to write map key ``k`` as an object name, or None if it is not string-like."""
-    for cls in (Char, str, Keyword, Symbol):
-        if isinstance(k, cls):
-            encoder = _KEY_ENCODERS[type(k)] = _KEY_ENCODERS[cls]
-            return encoder
-    return None
-
-
-def _enc_map(m: Any, left: int) -> dict[str, Any]:
+def _w_map(m: Mapping[Any, Any], left: int) -> str:
     if left <= 0:
         raise _too_deep_to_encode()
     left -= 1
-    encoders = _ENCODERS
-    key_encoders = _KEY_ENCODERS
-    out: dict[str, Any] = {}
+    writers = _WRITERS
+    key_writers = _KEY_WRITERS
+    keyword_texts = _KEYWORD_TEXTS
+    parts: list[str] = []
+    add = parts.append
     for k, v in m.items():
-        key_encoder = key_encoders.get(type(k)) or _key_encoder_for(k)
-        if key_encoder is None:
-            return _enc_pairs(m, left + 1)
-        out[key_encoder(k, 0)] = (encoders.get(type(v)) or _encoder_for(v))(v, left)
-    return out
+        # As in _w_items, the commonest keys and values are written inline.
+        tk = type(k)
+        if tk is FastKeyword:
+            name = keyword_texts.get(k._name) or _w_keyword(k, left)
+        elif tk is str:
+            name = _quote(k) if k[:1] != "~" else _quote("~" + k)
+        else:
+            key_writer = key_writers.get(tk) or _key_writer_for(k)
+            if key_writer is None:
+                return _w_tagged_items("map", [x for kv in m.items() for x in kv], left + 1)
+            name = key_writer(k, left)
+        t = type(v)
+        if t is str:
+            add(name + ":" + (_quote(v) if v[:1] != "~" else _quote("~" + v)))
+        elif t is FastKeyword:
+            add(name + ":" + (keyword_texts.get(v._name) or _w_keyword(v, left)))
+        elif t is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+            add(name + ":" + int.__repr__(v))
+        else:
+            add(name + ":" + (writers.get(t) or _writer_for(v))(v, left))
+    return "{" + ",".join(parts) + "}"
 
 
-def _enc_pairs(m: Any, left: int) -> dict[str, Any]:
-    if left <= 1:
+def _w_immutable_map(m: ImmutableDict, left: int) -> str:
+    return _w_map(m.dict, left)  # the wrapped dict's items() is C; Mapping's is not
+
+
+def _w_leaf(tag: str, text: str, left: int) -> str:
+    """``{"~#tag":"text"}``: one level."""
+    if left <= 0:
         raise _too_deep_to_encode()
-    return {"~#map": _enc_vector([x for kv in m.items() for x in kv], left - 1)}
+    return '{"~#' + tag + '":' + _quote(text) + "}"
 
 
-def _enc_inst(d: datetime, left: int) -> dict[str, str]:
+def _w_inst(d: datetime, left: int) -> str:
     if d.utcoffset() is None:
         raise EncodeError(f"#inst needs an aware datetime (with a timezone), got {d!r}")
-    if left <= 0:
-        raise _too_deep_to_encode()
     try:
         u = d.astimezone(timezone.utc)
     except OverflowError as e:
         raise EncodeError(f"datetime out of range in UTC: {d!r}") from e
     us = u.microsecond
     fraction = f"{us // 1000:03d}" if us % 1000 == 0 else f"{us:06d}"
-    return {
-        "~#inst": f"{u.year:04d}-{u.month:02d}-{u.day:02d}T"
+    text = (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T"
         f"{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{fraction}Z"
-    }
+    )
+    return _w_leaf("inst", text, left)
 
 
-def _enc_uuid(u: UUID, left: int) -> dict[str, str]:
-    if left <= 0:
-        raise _too_deep_to_encode()
-    return {"~#uuid": str(u)}
+def _w_uuid(u: UUID, left: int) -> str:
+    return _w_leaf("uuid", str(u), left)
 
 
-def _enc_decimal(d: Decimal, left: int) -> dict[str, str]:
+def _w_decimal(d: Decimal, left: int) -> str:
     if not d.is_finite():
         raise EncodeError(f"only finite decimals can be packed, got {d!r}")
-    if left <= 0:
-        raise _too_deep_to_encode()
-    return {"~#M": str(d)}
+    return _w_leaf("M", str(d), left)
 
 
-def _enc_tagged(t: Tagged, left: int) -> dict[str, Any]:
+def _w_tagged(t: Tagged, left: int) -> str:
     if not isinstance(t.tag, str) or not t.tag:
         raise EncodeError(f"a tagged value needs a non-empty str tag, got {t.tag!r}")
-    return _tagged("~#tag", (t.tag, t.value), left)
+    if left <= 1:
+        raise _too_deep_to_encode()
+    return '{"~#tag":[' + _w_str(t.tag, 0) + "," + _write(t.value, left - 2) + "]}"
 
 
-_ENCODERS: dict[type, _Encoder] = {
-    type(None): _enc_same,
-    bool: _enc_same,
-    int: _enc_int,
-    float: _enc_float,
-    str: _enc_str,
-    Char: _enc_char,
-    Keyword: _enc_keyword,
-    FastKeyword: _enc_keyword,
-    Symbol: _enc_symbol,
-    list: _enc_vector,
-    ImmutableList: _enc_vector,
-    tuple: _enc_list,
-    dict: _enc_map,
-    ImmutableDict: _enc_map,
-    set: _enc_set,
-    frozenset: _enc_set,
-    datetime: _enc_inst,
-    UUID: _enc_uuid,
-    Decimal: _enc_decimal,
-    Tagged: _enc_tagged,
+_WRITERS: dict[type, _Writer] = {
+    type(None): _w_none,
+    bool: _w_bool,
+    int: _w_int,
+    float: _w_float,
+    str: _w_str,
+    Char: _w_char,
+    Keyword: _w_keyword,
+    FastKeyword: _w_keyword,
+    Symbol: _w_symbol,
+    list: _w_vector,
+    ImmutableList: _w_immutable_list,
+    tuple: _w_list,
+    dict: _w_map,
+    ImmutableDict: _w_immutable_map,
+    set: _w_set,
+    frozenset: _w_set,
+    datetime: _w_inst,
+    UUID: _w_uuid,
+    Decimal: _w_decimal,
+    Tagged: _w_tagged,
 }
 
-_KEY_ENCODERS: dict[type, _Encoder] = {
-    str: _enc_str,
-    Char: _enc_char,
-    Keyword: _enc_keyword,
-    FastKeyword: _enc_keyword,
-    Symbol: _enc_symbol,
+_KEY_WRITERS: dict[type, _Writer] = {
+    str: _w_str,
+    Char: _w_char,
+    Keyword: _w_keyword,
+    FastKeyword: _w_keyword,
+    Symbol: _w_symbol,
 }
-"""Encoders of the map keys that are written as object names (to strings)."""
+"""Writers of the map keys that become object names (they write strings)."""
 
-# Subclasses, in the order that settles overlaps (bool is an int, Char is a str).
+# For subclasses, in the order that settles overlaps (bool is an int, Char is a str).
 _SUPERCLASSES: tuple[type, ...] = (
     bool,
     Char,
@@ -247,35 +298,39 @@ _SUPERCLASSES: tuple[type, ...] = (
     datetime,
     UUID,
     Decimal,
-    list,
     ImmutableList,
+    list,
     tuple,
-    dict,
     ImmutableDict,
+    dict,
     set,
     frozenset,
 )
 
 
-def _encoder_for(x: Any) -> _Encoder:
+def _writer_for(x: Any) -> _Writer:
     for cls in _SUPERCLASSES:
         if isinstance(x, cls):
-            # Remember the subclass (e.g. interned keywords): the table grows by types, not values.
-            encoder = _ENCODERS[type(x)] = _ENCODERS[cls]
-            return encoder
+            # Remember the subclass: the table grows by types, not values.
+            writer = _WRITERS[type(x)] = _WRITERS[cls]
+            return writer
     raise EncodeError(f"cannot pack a value of type {type(x).__qualname__}: {_brief(x)}")
 
 
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+def _key_writer_for(k: Any) -> _Writer | None:
+    """How to write map key ``k`` as an object name, or None if it is not string-like."""
+    for cls in (Char, str, Keyword, Symbol):
+        if isinstance(k, cls):
+            writer = _KEY_WRITERS[type(k)] = _KEY_WRITERS[cls]
+            return writer
+    return None
+
+
+_SURROGATE: Final = re.compile("[\\ud800-\\udfff]")
 
 
 def _escape_surrogate(m: re.Match[str]) -> str:
     return f"\\u{ord(m.group()):04x}"
-
-
-_JSON_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +571,7 @@ class JsonPacker:
     def pack(self, value: Any) -> str:
         """The JSON text for ``value``; ``EncodeError`` if it has none or exceeds the limits."""
         try:
-            text = _JSON_ENCODER.encode(_enc(value, self.max_depth))
+            text = _write(value, self.max_depth)
         except PackError:
             raise
         except RecursionError:
