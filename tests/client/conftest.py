@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from jupyter_sente.client import ClientTiming, EventMsg
-from tests.client.stub_server import StubServer
+from jupyter_sente.values import kw
+from tests.client.stub_server import StubServer, _free_port
 
 #: Waits are in these units, scaled for slow machines by SENTE_TEST_TIME_SCALE.
 SCALE = float(os.environ.get("SENTE_TEST_TIME_SCALE", "1"))
@@ -79,3 +81,124 @@ async def stub() -> AsyncIterator[StubServer]:
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
+
+
+class OurServer:
+    """jupyter-sente's own server (Tornado host) with the stub's test events, on a fixed port.
+
+    uid is "bob" (Sente's CSRF check off, as the stub); ``my-app/echo`` replies with its data,
+    ``my-app/late`` replies "late" after its data in ms, ``my-app/silent`` never replies,
+    ``my-app/push-me`` pushes ``[:my-app/alert "hi"]`` then ``[:my-app/alert "yo"]``.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = {
+            "csrf_token_fn": None,
+            "user_id_fn": lambda request: "bob",
+            "lp_timeout_ms": int(1_000 * SCALE),
+            "ws_kalive_ms": int(2_000 * SCALE),
+            **options,
+        }
+        self.port = _free_port()
+        self.server: Any = None
+        self._http: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/chsk"
+
+    async def start(self) -> None:
+        """Listen on the port, with a fresh server (as a restarted process has)."""
+        from jupyter_sente.server import ChannelSocketServer
+        from jupyter_sente.tornado import listen, make_app
+
+        server = ChannelSocketServer(**self.options)
+
+        @server.on("my-app/echo")
+        def echo(msg: Any) -> None:
+            msg.reply(msg.data)
+
+        @server.on("my-app/late")
+        def late(msg: Any) -> None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(int(msg.data) / 1000, msg.reply, "late")
+
+        @server.on("my-app/push-me")
+        def push(msg: Any) -> None:
+            server.send(msg.uid, [kw("my-app/alert"), "hi"])
+            server.send(msg.uid, [kw("my-app/alert"), "yo"])
+
+        @server.on_default
+        def ignore(msg: Any) -> None:
+            pass  # my-app/silent and the rest: no reply
+
+        self.server = server
+        self._http, _ = listen(make_app(server), self.port)
+
+    async def stop(self) -> None:
+        """Go away: close every channel and connection, stop listening."""
+        if self._http is None:
+            return
+        self.server.close()
+        self._http.stop()
+        await self._http.close_all_connections()
+        self._http = None
+
+
+@pytest_asyncio.fixture
+async def ours() -> AsyncIterator[OurServer]:
+    server = OurServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def no_loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """Fail a test whose event loop saw an unhandled error ("Task exception was never retrieved")."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    yield errors
+    loop.set_exception_handler(previous)
+    assert errors == [], f"the event loop saw unhandled errors: {errors}"
+
+
+class LoopThread:
+    """An event loop on its own thread, to serve sync tests (ThreadedClient's)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="test-server", daemon=True
+        )
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float = 10 * S) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        async def drain() -> None:
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
+
+        self.run(drain())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+@pytest.fixture
+def stub_thread() -> Iterator[tuple[StubServer, LoopThread]]:
+    """The stub server running on its own thread (for tests that block the main thread)."""
+    lt = LoopThread()
+    server = StubServer()
+    lt.run(server.start())
+    yield server, lt
+    lt.run(server.stop())
+    lt.close()

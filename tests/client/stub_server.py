@@ -11,6 +11,7 @@ What it does with the events a client sends (``data`` is the literal EDN text of
 * ``[[:my-app/late ms] cb]`` -> ``["late" cb]`` after ``ms`` milliseconds
 * ``[[:my-app/silent] cb]`` -> no reply (Ajax: ``[:chsk/timeout nil]`` after the lp-timeout)
 * ``[[:my-app/push-me] nil]`` -> pushes the batch ``[[[:my-app/alert "hi"] [:my-app/alert "yo"]] nil]``
+* ``[[:my-app/push-later ms] nil]`` -> pushes the same batch ``ms`` milliseconds later
 * ``[[:my-app/push-chsk] nil]`` -> pushes ``[[[:chsk/uidport-open "x"] [:my-app/alert "ok"]] nil]``
 * ``[[:my-app/ping-me] nil]`` -> sends the server ping ``[:chsk/ws-ping nil]`` (WS)
 """
@@ -307,10 +308,17 @@ def _effects(stub: StubServer, got: Received, send: Callable[[str], Any]) -> Non
     """What an event sent without a callback makes the server do."""
     if got.id == "my-app/push-me":
         send(BATCH)
+    elif got.id == "my-app/push-later":
+        asyncio.get_running_loop().call_later(int(got.data or "0") / 1000, _quietly, send, BATCH)
     elif got.id == "my-app/push-chsk":
         send(CHSK_BATCH)
     elif got.id == "my-app/ping-me":
         send(SERVER_PING)
+
+
+def _quietly(send: Callable[[str], Any], text: str) -> None:
+    with contextlib.suppress(WebSocketClosedError):
+        send(text)
 
 
 def _free_port() -> int:
