@@ -295,6 +295,8 @@ class ChannelSocketServer:
         entry point of a backplane delivering what another server sent.
         """
         loop = _running_loop()
+        if self._closed:
+            return
         if event[0] == CHSK_CLOSE:
             if flush:
                 for kind in _TRANSPORTS:
@@ -363,13 +365,12 @@ class ChannelSocketServer:
         self._write(sock, handshake)
         if sock.closed:
             return sock
-        sock.connection = self._attach(sock, "ws", uid, client_id, request)
-        sock.source.conn = sock.connection
+        conn = self._attach(sock, "ws", uid, client_id, request)
         tick_ms = self.options.timing.ws_kalive_tick_ms
         if tick_ms is not None:
             sock.keepalive = KeepAlive(_now_ms(), tick_ms, self.options.ws_ping_timeout_ms)
             self._schedule_keepalive(sock)
-        self._resume(sock.connection)
+        self._resume(conn)
         return sock
 
     def ws_message(self, sock: WsSocket, data: str | bytes) -> None:
@@ -535,6 +536,8 @@ class ChannelSocketServer:
         if conn._grace is not None:
             conn._grace.cancel()
             conn._grace = None
+        if isinstance(channel, WsSocket):
+            channel.connection = channel.source.conn = conn
         self._apply(conn, event)
         return conn
 
@@ -548,6 +551,9 @@ class ChannelSocketServer:
     def _start_grace(self, conn: Connection, grace_ms: int) -> None:
         if conn._grace is not None:
             conn._grace.cancel()
+            conn._grace = None
+        if self._closed:
+            return
         conn._grace = _running_loop().call_later(
             grace_ms / 1000, self._grace_expired, conn, conn.conn_id
         )
@@ -579,7 +585,8 @@ class ChannelSocketServer:
                 conn.uid, conn.client_id, conn.request, conn.kind, conn, conn._logged, conn
             )
             ev_id = CHSK_UIDPORT_OPEN if change.entered_any else CHSK_UIDPORT_CLOSE
-            self._emit(src, [ev_id, conn.uid])
+            # after the move has finished: a handler may open or close connections itself
+            _running_loop().call_soon(self._emit, src, [ev_id, conn.uid])
 
     def _user_id(self, request: RequestInfo) -> Hashable:
         uid = cast(Hashable, self.options.user_id_fn(request))

@@ -449,6 +449,21 @@ async def test_connection_watchers_see_open_and_close_with_the_transport(start: 
     assert seen[-1] == ("close", "ws", "alice", "c1")
 
 
+async def test_a_uidport_handler_may_close_the_uid_it_was_told_about(start: Start) -> None:
+    live = start(ms_allow_reconnect_before_close_ws=ms(50))
+
+    @live.server.on("chsk/uidport-open")
+    def kick(msg: EventMsg) -> None:
+        if msg.data == "banned":
+            live.server.send("banned", [kw("chsk/close")])
+
+    ws = await live.ws("c1", uid="banned")
+    assert (await read(ws) or "").startswith("[[:chsk/handshake")
+    assert await read(ws) is None
+    assert (await live.events.next("chsk/uidport-close")).data == "banned"
+    assert live.server.connections() == []
+
+
 # -- keep-alive -------------------------------------------------------------------------------
 
 
