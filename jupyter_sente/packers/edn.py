@@ -24,7 +24,8 @@ the EDN spec rejects. Choices where the spec, Clojure and edn-format differ ([am
   radix (``2r1``) and no ratios (``22/7``), a fraction needs digits (``1.``, ``.5`` are
   rejected). ``##NaN``, ``##Inf``, ``##-Inf`` are read (Clojure 1.9+). Integers are limited to
   Python's int-string conversion limit (4300 digits) in both directions.
-* Characters: ``\\c`` for one non-whitespace UTF-16 code unit, ``\\uXXXX`` (not a surrogate),
+* Characters: ``\\c`` for one non-whitespace UTF-16 code unit (``\\,`` too, as Clojure
+  prints the comma), ``\\uXXXX`` (not a surrogate),
   ``\\newline``, ``\\space``, ``\\tab``, ``\\return``, ``\\formfeed``, ``\\backspace``. Octal
   ``\\o123`` is not EDN and is rejected, so is a character outside the BMP (Clojure chars are
   16-bit). Strings accept the escapes ``\\t \\r \\n \\\\ \\" \\b \\f \\uXXXX``; a ``\\u``
@@ -39,6 +40,8 @@ the EDN spec rejects. Choices where the spec, Clojure and edn-format differ ([am
   gives a ``date`` for date-only text); the offset given is kept, ``Z``/``-00:00`` is UTC,
   fractions beyond microseconds are truncated. ``#uuid`` takes the canonical 8-4-4-4-12 form.
 * Not EDN, rejected: metadata ``^``, namespaced maps ``#:ns{}``, regexes, ``#(...)``, ``'``.
+* Keywords read are interned (:func:`~jupyter_sente.values.wire_keyword`) while the table is
+  small, so a peer cannot grow it without bound.
 * Limits: ``max_depth`` (default 1000) nested collections/tags and ``max_size`` (default
   16 MiB, characters or bytes) per text; beyond them a ``DecodeError``. ``bytes`` are decoded
   as strict UTF-8 (a bad sequence is a ``DecodeError`` at its byte offset).
@@ -235,7 +238,7 @@ def _read_char(tok: str) -> Char:
     """The character of a ``\\c`` token."""
     if len(tok) == 2:
         c = tok[1]
-        if c in _WS or c.isspace():
+        if (c in _WS and c != ",") or c.isspace():  # Clojure prints the comma as \,
             raise _Bad("a whitespace character must be written by name (\\space, \\tab ...)")
         if ord(c) > 0xFFFF:
             raise _Bad("a character outside the BMP has no EDN (UTF-16) character literal")
