@@ -223,6 +223,7 @@ class ChannelSocketServer:
         self._timeout = self._pack([CHSK_TIMEOUT, None])
         self._dummy = self._pack([CHSK_DUMMY_CB_200, None])
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- the application's side ------------------------------------------------------------
 
@@ -294,7 +295,7 @@ class ChannelSocketServer:
         The one path of :meth:`send`, :meth:`send_to_client` and :meth:`broadcast`, and the
         entry point of a backplane delivering what another server sent.
         """
-        loop = _running_loop()
+        loop = self._bind_loop()
         if self._closed:
             return
         if event[0] == CHSK_CLOSE:
@@ -356,6 +357,7 @@ class ChannelSocketServer:
         client_id = request.client_id
         if client_id is None:
             raise UsageError("ws_open needs a request with a client-id: call check_request first")
+        self._bind_loop()
         uid = self._user_id(request)
         handshake = self._pack_handshake(uid, request)
         sock = WsSocket(
@@ -422,6 +424,7 @@ class ChannelSocketServer:
 
     def ajax_get(self, request: RequestInfo) -> HttpExchange:
         """An Ajax GET: a handshake (answered at once) or a long-poll (held)."""
+        self._bind_loop()
         refused = self.check_request(request)
         if refused is not None:
             return HttpExchange(refused)
@@ -455,6 +458,7 @@ class ChannelSocketServer:
 
     def ajax_post(self, request: RequestInfo, body: bytes = b"") -> HttpExchange:
         """An Ajax POST carrying one event; the answer is its reply, a timeout or a dummy."""
+        self._bind_loop()
         limit = self.options.max_message_bytes
         if len(body) > limit:
             return HttpExchange(
@@ -587,6 +591,18 @@ class ChannelSocketServer:
             ev_id = CHSK_UIDPORT_OPEN if change.entered_any else CHSK_UIDPORT_CLOSE
             # after the move has finished: a handler may open or close connections itself
             _running_loop().call_soon(self._emit, src, [ev_id, conn.uid])
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, which must be the one the server first ran on."""
+        loop = _running_loop()
+        if self._loop is None or self._loop.is_closed():
+            self._loop = loop
+        elif loop is not self._loop:
+            raise UsageError(
+                "the channel-socket server runs on one event loop: call it from that loop's "
+                "thread (loop.call_soon_threadsafe from others)"
+            )
+        return loop
 
     def _user_id(self, request: RequestInfo) -> Hashable:
         uid = cast(Hashable, self.options.user_id_fn(request))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -69,3 +71,29 @@ def test_router_refuses_unqualified_event_ids() -> None:
     server = ChannelSocketServer()
     with pytest.raises(UsageError, match="namespace-qualified"):
         server.on("echo")
+
+
+def test_a_server_stays_on_the_loop_it_first_ran_on() -> None:
+    server = ChannelSocketServer(csrf_token_fn=None)
+
+    async def send() -> None:
+        server.send("alice", [kw("my-app/x")])
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(send())
+        errors: list[BaseException] = []
+
+        def other_thread() -> None:
+            try:
+                asyncio.run(send())
+            except UsageError as e:
+                errors.append(e)
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert len(errors) == 1 and "one event loop" in str(errors[0])
+    finally:
+        server.close()
+        loop.close()
