@@ -1,0 +1,287 @@
+"""``SenteApp``: the jupyter_server extension that hosts the channel socket, rooms and kernels.
+
+Every option is a traitlet: ``c.SenteApp.lp_timeout_ms = 10000`` in
+``jupyter_server_config.py``, or ``--SenteApp.lp_timeout_ms=10000`` on the command line.
+``docs/extension.md`` has the table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable
+from typing import Any
+
+from jupyter_server.auth import User
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Callable, Int, Unicode, Union, default, import_item, validate
+
+from jupyter_sente.core.events import SKIP_CSRF_CHECK
+from jupyter_sente.core.rooms import (
+    K_KIND,
+    KIND_KERNEL,
+    KIND_TAB,
+    Identity,
+    Peer,
+)
+from jupyter_sente.exceptions import UsageError
+from jupyter_sente.jupyter.handlers import SenteHandler
+from jupyter_sente.jupyter.kernel_auth import (
+    ENV_SECRET,
+    ENV_URL,
+    loopback_url,
+    new_secret,
+    owner_username,
+)
+from jupyter_sente.packers import PACKER_NAMES
+from jupyter_sente.rooms.attach import attach_rooms
+from jupyter_sente.rooms.hub import Caller, RoomHub, RoomPolicy
+from jupyter_sente.server import ChannelSocketServer, EventMsg, RequestInfo, ServerOptions
+
+__all__ = ["CHSK_PATH", "SenteApp"]
+
+#: Where the channel socket lives, under the server's ``base_url``.
+CHSK_PATH = "sente/chsk"
+
+_XSRF_COOKIE = "_xsrf"
+
+
+class SenteApp(ExtensionApp):
+    """Sente channel sockets for Jupyter: ``{base_url}sente/chsk``, rooms, presence, kernel peers."""
+
+    name = "jupyter_sente"
+    description = "Sente channel sockets (WebSocket + Ajax long-poll) for Jupyter."
+    load_other_extensions = True
+
+    packer = Unicode(
+        "edn", help=f"Wire format, as in Sente's :packer; one of {', '.join(PACKER_NAMES)}."
+    ).tag(config=True)
+    ws_kalive_ms = Int(
+        25_000,
+        allow_none=True,
+        help="Server WebSocket keep-alive (Sente halves it internally); None turns it off.",
+    ).tag(config=True)
+    ws_ping_timeout_ms = Int(
+        10_000,
+        allow_none=True,
+        help="Close a WebSocket whose keep-alive ping gets no activity within this many ms.",
+    ).tag(config=True)
+    lp_timeout_ms = Int(
+        20_000, help="Ajax long-poll hold time and Ajax reply timeout, in ms (< 60000)."
+    ).tag(config=True)
+    send_buf_ms_ws = Int(30, help="Batching window of pushes over WebSocket, in ms.").tag(
+        config=True
+    )
+    send_buf_ms_ajax = Int(100, help="Batching window of pushes over Ajax, in ms.").tag(config=True)
+    ms_allow_reconnect_before_close_ws = Int(
+        2_500, help="Grace period (ms) before a closed WebSocket client counts as gone."
+    ).tag(config=True)
+    ms_allow_reconnect_before_close_ajax = Int(
+        5_000, help="Grace period (ms) before a silent Ajax client counts as gone."
+    ).tag(config=True)
+    max_message_bytes = Int(
+        1 << 20, help="Largest message a client may send (bytes); larger ones close the socket."
+    ).tag(config=True)
+    max_send_queue_bytes = Int(
+        4 << 20,
+        help="Unsent bytes a WebSocket may queue before the server closes it (a slow consumer).",
+    ).tag(config=True)
+    request_timeout_ms = Int(
+        10_000, help="Timeout of a room request that names none (:timeout-ms)."
+    ).tag(config=True)
+    max_request_timeout_ms = Int(
+        60_000, help="Upper bound on any room request's timeout, in ms."
+    ).tag(config=True)
+    backplane_url = Unicode(
+        None,
+        allow_none=True,
+        help=(
+            "Backplane between servers: None (in-memory, one server) or a URL such as "
+            "redis://127.0.0.1:6379/0 (needs the 'redis' extra)."
+        ),
+    ).tag(config=True)
+    room_policy = Union(
+        [Callable(), Unicode()],
+        default_value=None,
+        allow_none=True,
+        help=(
+            "Who may join which room: a callable policy(join) -> bool (or awaitable), or its "
+            "import string 'package.module.function'. None: any authenticated user, any room."
+        ),
+    ).tag(config=True)
+    kernel_connections = Bool(
+        True,
+        help=(
+            "Let kernels started by this server connect as its owner: exports "
+            f"{ENV_URL} and {ENV_SECRET} into the server's environment."
+        ),
+    ).tag(config=True)
+    kernel_username = Unicode(
+        help="The uid kernels connect as (default: JUPYTERHUB_USER, else the account running the server)."
+    ).tag(config=True)
+
+    @default("kernel_username")
+    def _kernel_username_default(self) -> str:
+        return owner_username()
+
+    @validate("packer")
+    def _validate_packer(self, proposal: dict[str, Any]) -> str:
+        value: str = proposal["value"]
+        if value not in PACKER_NAMES:
+            raise UsageError(
+                f"SenteApp.packer must be one of {', '.join(PACKER_NAMES)}, got {value!r}"
+            )
+        return value
+
+    # set by initialize_settings
+    server: ChannelSocketServer
+    hub: RoomHub
+    kernel_secret: str | None = None
+    owner_user: User
+
+    # -- jupyter_server hooks ----------------------------------------------------------------
+
+    def initialize_settings(self) -> None:
+        """Build the channel-socket server and the room hub; export the kernel variables."""
+        self.owner_user = User(username=self.kernel_username)
+        self.server = ChannelSocketServer(self.server_options())
+        self.hub = attach_rooms(
+            self.server,
+            caller=self.caller,
+            policy=self.resolved_policy(),
+            default_request_timeout_ms=self.request_timeout_ms,
+            max_request_timeout_ms=self.max_request_timeout_ms,
+        )
+        self.settings["jupyter_sente_server"] = self.server
+        self.settings["jupyter_sente_hub"] = self.hub
+        if self.backplane_url is not None:
+            self.log.warning(
+                "jupyter_sente: backplane_url is set, but rooms and pushes stay on this server "
+                "(the cross-server backplane is not wired into the extension yet)"
+            )
+        if self.kernel_connections:
+            self.kernel_secret = new_secret()
+            os.environ[ENV_SECRET] = self.kernel_secret
+            os.environ.pop(ENV_URL, None)  # a stale URL from an earlier server in this process
+            # The HTTP port is bound after extensions load: publish the URL from the loop.
+            assert self.serverapp is not None  # ExtensionApp links it before initialize
+            self.serverapp.io_loop.add_callback(self.publish_kernel_url)
+
+    def initialize_handlers(self) -> None:
+        """Route ``{base_url}sente/chsk`` (ExtensionApp adds the base_url)."""
+        self.handlers.append((rf"/{CHSK_PATH}", SenteHandler, {"server": self.server}))
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.publish_kernel_url()
+
+    async def stop_extension(self) -> None:
+        """Close the hub and the server; withdraw the kernel variables if they are still ours."""
+        self.hub.close()
+        self.server.close()
+        if self.kernel_secret is not None and os.environ.get(ENV_SECRET) == self.kernel_secret:
+            os.environ.pop(ENV_SECRET, None)
+            os.environ.pop(ENV_URL, None)
+
+    # -- the pieces ------------------------------------------------------------------------
+
+    def server_options(self) -> ServerOptions:
+        """The channel-socket server's options from the traitlets."""
+        return ServerOptions(
+            user_id_fn=self.user_id,
+            csrf_token_fn=self.csrf_reference,
+            handshake_data_fn=self.handshake_data,
+            # Jupyter's origin policy runs in the handler (allow_origin, allow_origin_pat)
+            allowed_origins="all",
+            packer=self.packer,
+            ws_kalive_ms=self.ws_kalive_ms,
+            ws_ping_timeout_ms=self.ws_ping_timeout_ms,
+            lp_timeout_ms=self.lp_timeout_ms,
+            send_buf_ms_ws=self.send_buf_ms_ws,
+            send_buf_ms_ajax=self.send_buf_ms_ajax,
+            ms_allow_reconnect_before_close_ws=self.ms_allow_reconnect_before_close_ws,
+            ms_allow_reconnect_before_close_ajax=self.ms_allow_reconnect_before_close_ajax,
+            max_message_bytes=self.max_message_bytes,
+            max_send_queue_bytes=self.max_send_queue_bytes,
+        )
+
+    def resolved_policy(self) -> RoomPolicy | None:
+        """``room_policy`` as a callable (an import string is imported)."""
+        policy = self.room_policy
+        if isinstance(policy, str):
+            policy = import_item(policy)
+            if not callable(policy):
+                raise UsageError(f"SenteApp.room_policy {self.room_policy!r} is not callable")
+        return policy  # type: ignore[no-any-return]
+
+    def publish_kernel_url(self) -> None:
+        """Put the loopback channel-socket URL into the environment kernels inherit."""
+        if self.kernel_secret is None or os.environ.get(ENV_SECRET) != self.kernel_secret:
+            return
+        app = self.serverapp
+        if app is None:
+            return
+        if app.sock:
+            self.log.warning(
+                "jupyter_sente: the server listens on a UNIX socket; kernels cannot connect"
+            )
+            return
+        url = loopback_url(app.ip, app.port, app.base_url, tls=bool(app.certfile))
+        os.environ[ENV_URL] = url
+        self.log.debug("jupyter_sente: kernels connect to %s", url)
+
+    @staticmethod
+    def jupyter_user(request: RequestInfo) -> User:
+        """The authenticated Jupyter identity of a request (set by the handler's ``prepare``)."""
+        user = getattr(request.native, "current_user", None)
+        if not isinstance(user, User):
+            raise UsageError("the channel socket's requests come through SenteHandler")
+        return user
+
+    @staticmethod
+    def is_kernel(request: RequestInfo) -> bool:
+        """True for a request authenticated with the kernel secret."""
+        return bool(getattr(request.native, "sente_kernel", False))
+
+    def user_id(self, request: RequestInfo) -> Hashable:
+        """Sente's uid: the Jupyter identity's ``username``."""
+        return self.jupyter_user(request).username
+
+    def csrf_reference(self, request: RequestInfo) -> Any:
+        """The reference CSRF token: the ``_xsrf`` cookie; token and kernel requests skip the check."""
+        handler = request.native
+        if self.is_kernel(request) or getattr(handler, "token_authenticated", False):
+            return SKIP_CSRF_CHECK
+        if handler is not None and handler.settings.get("disable_check_xsrf", False):
+            return SKIP_CSRF_CHECK
+        return request.cookies.get(_XSRF_COOKIE) or None
+
+    def identity(self, request: RequestInfo) -> Identity:
+        """The presence identity of a request's user."""
+        user = self.jupyter_user(request)
+        return Identity(
+            uid=user.username,
+            name=user.name,
+            display_name=user.display_name,
+            initials=user.initials,
+            color=user.color,
+            avatar_url=user.avatar_url,
+        )
+
+    def handshake_data(self, request: RequestInfo) -> Any:
+        """The handshake's data: who you are for presence, and your kind (tab or kernel)."""
+        kind = KIND_KERNEL if self.is_kernel(request) else KIND_TAB
+        return {**self.identity(request).to_wire(), K_KIND: kind}
+
+    def caller(self, msg: EventMsg) -> Caller:
+        """Who sent a room event: identity, kind and (kernels) the notebook it runs."""
+        request = msg.request
+        kernel = self.is_kernel(request)
+        notebook = None
+        if kernel:
+            conn_request = msg.connection.request if msg.connection is not None else request
+            notebook = conn_request.param("notebook") or request.param("notebook")
+        return Caller(
+            Peer(msg.uid, msg.client_id),
+            self.identity(request),
+            KIND_KERNEL if kernel else KIND_TAB,
+            notebook,
+        )
