@@ -18,12 +18,15 @@ const PYTHON = process.env.SENTE_PYTHON ?? `${REPO}.venv/bin/python`;
 const SCALE = Number(process.env.SENTE_TEST_TIME_SCALE ?? "1") || 1;
 const WAIT_MS = 10_000 * SCALE;
 
-/** @type {import("node:child_process").ChildProcess} */
-let server;
-let base = "";
-let serverLog = "";
 /** @type {ChannelSocket[]} */
 const clients = [];
+
+/**
+ * @typedef {object} Demo
+ * @property {string} base
+ * @property {import("node:child_process").ChildProcess} proc
+ * @property {() => string} log
+ */
 
 async function freePort() {
   return new Promise((resolve, reject) => {
@@ -36,25 +39,49 @@ async function freePort() {
   });
 }
 
-/** Poll the page until the server answers (or has died). */
-async function waitForServer() {
+/**
+ * Start `python -m jupyter_sente.demo` on a free port and wait until it answers.
+ * @param {string[]} [args]
+ * @returns {Promise<Demo>}
+ */
+async function startDemo(args = []) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const proc = spawn(PYTHON, ["-m", "jupyter_sente.demo", "--port", String(port), ...args], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout?.on("data", (d) => (out += d));
+  proc.stderr?.on("data", (d) => (out += d));
   const deadline = Date.now() + 4 * WAIT_MS;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`demo server exited with ${server.exitCode}:\n${serverLog}`);
+    if (proc.exitCode !== null) throw new Error(`demo server exited with ${proc.exitCode}:\n${out}`);
     try {
-      const res = await fetch(base + "/");
-      if (res.ok) return;
+      if ((await fetch(base + "/")).ok) return { base, proc, log: () => out };
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`demo server did not answer within ${4 * WAIT_MS} ms:\n${serverLog}`);
+  proc.kill("SIGTERM");
+  throw new Error(`demo server did not answer within ${4 * WAIT_MS} ms:\n${out}`);
 }
 
-/** A browser session: the page's cookies and CSRF token. */
-async function session() {
-  const res = await fetch(base + "/");
+/** @param {Demo | undefined} demo */
+async function stopDemo(demo) {
+  if (demo === undefined || demo.proc.exitCode !== null) return;
+  const exited = new Promise((r) => demo.proc.once("exit", r));
+  demo.proc.kill("SIGTERM");
+  await exited;
+}
+
+/**
+ * A browser session on `demo`: the page's cookies and CSRF token.
+ * @param {Demo} demo
+ */
+async function session(demo) {
+  const res = await fetch(demo.base + "/");
   assert.equal(res.status, 200);
   const html = await res.text();
   const m = /id="sente-csrf-token"[^>]*data-csrf-token="([^"]*)"/.exec(html);
@@ -63,19 +90,33 @@ async function session() {
     .getSetCookie()
     .map((c) => c.split(";")[0])
     .join("; ");
-  return { cookie, csrf: m[1] };
+  return { base: demo.base, cookie, csrf: m[1] };
+}
+
+/**
+ * Log the session in as `uid` (the demo's POST /login).
+ * @param {{base: string, cookie: string, csrf: string}} s
+ * @param {string} uid
+ */
+async function login(s, uid) {
+  const res = await fetch(s.base + "/login", {
+    method: "POST",
+    headers: { Cookie: s.cookie, "X-CSRF-Token": s.csrf, "Content-Type": "application/x-www-form-urlencoded" },
+    body: `user-id=${encodeURIComponent(uid)}`,
+  });
+  assert.equal(res.status, 200, await res.text());
 }
 
 /**
  * A client for a session, connected.
- * @param {{cookie: string, csrf: string}} s
+ * @param {{base: string, cookie: string, csrf: string}} s
  * @param {import("../src/client.js").ChannelSocketOptions} [opts]
  */
 function client(s, opts = {}) {
-  const chsk = new ChannelSocket(base + "/chsk", {
+  const chsk = new ChannelSocket(s.base + "/chsk", {
     csrfToken: s.csrf,
     WebSocket,
-    wsOptions: { headers: { Cookie: s.cookie }, origin: base },
+    wsOptions: { headers: { Cookie: s.cookie }, origin: s.base },
     headers: { Cookie: s.cookie },
     logger: null,
     ...opts,
@@ -106,30 +147,26 @@ function nextEvent(chsk, id, pred = () => true) {
   });
 }
 
+/** @type {Demo | undefined} */
+let demo;
+/** @type {Demo | undefined} */
+let jsonDemo;
+
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(PYTHON, ["-m", "jupyter_sente.demo", "--port", String(port)], {
-    cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  server.stdout?.on("data", (d) => (serverLog += d));
-  server.stderr?.on("data", (d) => (serverLog += d));
-  await waitForServer();
+  [demo, jsonDemo] = await Promise.all([startDemo(), startDemo(["--packer", "json"])]);
 });
 
 after(async () => {
   for (const c of clients) c.disconnect();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
+  await Promise.all([stopDemo(demo), stopDemo(jsonDemo)]);
 });
+
+/** The EDN demo, started in before(). */
+const edn = () => /** @type {Demo} */ (demo);
 
 describe("against the Python demo server", () => {
   test("WebSocket: handshake, then an echo request gets its data back", async () => {
-    const chsk = client(await session());
+    const chsk = client(await session(edn()));
     const state = await chsk.whenOpen(WAIT_MS);
     assert.equal(state.type, "ws");
     assert.equal(chsk.transport, "ws");
@@ -139,8 +176,8 @@ describe("against the Python demo server", () => {
   });
 
   test("WebSocket: a broadcast from one client reaches another", async () => {
-    const a = client(await session());
-    const b = client(await session());
+    const a = client(await session(edn()));
+    const b = client(await session(edn()));
     await Promise.all([a.whenOpen(WAIT_MS), b.whenOpen(WAIT_MS)]);
     const tag = `ws-${Date.now()}`;
     const got = nextEvent(b, "example/broadcast", (d) => containsString(d, tag));
@@ -149,8 +186,8 @@ describe("against the Python demo server", () => {
   });
 
   test("forced Ajax: echo and broadcast over long-poll and POST", async () => {
-    const a = client(await session(), { type: "ajax" });
-    const b = client(await session());
+    const a = client(await session(edn()), { type: "ajax" });
+    const b = client(await session(edn()));
     await Promise.all([a.whenOpen(WAIT_MS), b.whenOpen(WAIT_MS)]);
     assert.equal(a.transport, "ajax");
     assert.equal(a.state.type, "ajax");
@@ -168,7 +205,7 @@ describe("against the Python demo server", () => {
   });
 
   test("switchType moves a live client from WebSocket to Ajax and back", async () => {
-    const chsk = client(await session());
+    const chsk = client(await session(edn()));
     await chsk.whenOpen(WAIT_MS);
     chsk.switchType("ajax");
     await chsk.whenOpen(WAIT_MS);
@@ -181,7 +218,7 @@ describe("against the Python demo server", () => {
   });
 
   test("disconnect closes for good; reconnect opens again and requests work", async () => {
-    const chsk = client(await session());
+    const chsk = client(await session(edn()));
     await chsk.whenOpen(WAIT_MS);
     chsk.disconnect();
     assert.equal(chsk.isOpen, false);
@@ -193,12 +230,53 @@ describe("against the Python demo server", () => {
   });
 
   test("a wrong CSRF token is refused: auto falls back to Ajax, which stays closed", async () => {
-    const s = await session();
+    const s = await session(edn());
     const chsk = client({ ...s, csrf: "wrong" + s.csrf });
     await nextEvent(chsk, "chsk/state", () => chsk.transport === "ajax" && chsk.connState === "retry-wait");
     assert.equal(chsk.state["ever-opened?"], false);
     assert.ok(chsk.state["last-ws-error"], "the refused upgrade was seen as a WebSocket error");
   });
+
+  test("after POST /login, reconnect picks up the new uid (over WebSocket and Ajax)", async () => {
+    for (const type of /** @type {const} */ (["auto", "ajax"])) {
+      const s = await session(edn());
+      const chsk = client(s, { type });
+      const first = await chsk.whenOpen(WAIT_MS);
+      assert.equal(first.uid, kw("sente/nil-uid"));
+      await login(s, `alice-${type}`);
+      const handshake = nextEvent(chsk, "chsk/handshake");
+      chsk.reconnect();
+      const [uid] = /** @type {unknown[]} */ (await handshake);
+      assert.equal(uid, `alice-${type}`);
+      assert.equal(chsk.state.uid, `alice-${type}`);
+    }
+  });
+
+  test("the broadcast loop: toggle replies {:running? true}, ticks arrive, toggle stops it", async () => {
+    const chsk = client(await session(edn()));
+    await chsk.whenOpen(WAIT_MS);
+    const running = kw("running?");
+    const tick = nextEvent(chsk, "example/tick");
+    const on = /** @type {Map<unknown, unknown>} */ (await chsk.request(["example/toggle-broadcast-loop"], { timeoutMs: WAIT_MS }));
+    assert.equal(on.get(running), true);
+    assert.equal(typeof (/** @type {Map<unknown, unknown>} */ (await tick)).get(kw("i")), "number");
+    const off = /** @type {Map<unknown, unknown>} */ (await chsk.request(["example/toggle-broadcast-loop"], { timeoutMs: WAIT_MS }));
+    assert.equal(off.get(running), false);
+  });
+});
+
+describe("against the demo server with the JSON packer", () => {
+  for (const type of /** @type {const} */ (["ws", "ajax"])) {
+    test(`${type}: echo of every kind of value, and a broadcast`, async () => {
+      const chsk = client(await session(/** @type {Demo} */ (jsonDemo)), { type, packer: "json" });
+      await chsk.whenOpen(WAIT_MS);
+      const data = [kw("k"), "~tilde", { text: "hi" }, new Map([[kw("x"), new Set([1, 2])]]), 2n ** 60n, null, 1.5];
+      assert.ok(equals(await chsk.request(["example/echo", data], { timeoutMs: WAIT_MS }), data));
+      const got = nextEvent(chsk, "example/broadcast", (d) => containsString(d, `json-${type}`));
+      chsk.send(["example/broadcast", `json-${type}`]);
+      await got;
+    });
+  }
 });
 
 /**
