@@ -166,7 +166,8 @@ class Live:
         """A raw WebSocket whose handshake has been read."""
         ws = await self.ws(client_id, **params)
         first = await read(ws)
-        assert first is not None and first.startswith("[[:chsk/handshake ")
+        assert first is not None
+        assert first.startswith(("[[:chsk/handshake ", '[["~:chsk/handshake",')), first
         return ws
 
     async def get(
