@@ -46,6 +46,17 @@ __all__ = [
     "uuids",
 ]
 
+
+def _named(strategy: st.SearchStrategy[Any], name: str) -> st.SearchStrategy[Any]:
+    """``strategy`` under a short repr: hypothesis warns when a strategy's repr is huge."""
+
+    def draw_from(draw: st.DrawFn) -> Any:
+        return draw(strategy)
+
+    draw_from.__name__ = draw_from.__qualname__ = name
+    return st.composite(draw_from)()
+
+
 # EDN symbols: "begin with a non-numeric character and can contain alphanumeric characters and
 # . * + ! - _ ? $ % & = < >"; ":" and "#" are allowed after the first character; "-", "+" or
 # "." may start a name only if the next character (if any) is non-numeric.
@@ -53,21 +64,24 @@ _LETTERS = string.ascii_letters + "éßλ日"
 _START = _LETTERS + "*!_?$%&=<>"
 _CONSTITUENT = _START + string.digits + ".*+!-_?$%&=<>:#"
 
-name_parts: st.SearchStrategy[str] = st.one_of(
-    st.builds(lambda a, b: a + b, st.sampled_from(_START), st.text(_CONSTITUENT, max_size=8)),
-    st.sampled_from("-+."),
-    st.builds(
-        lambda a, b, c: a + b + c,
+name_parts: st.SearchStrategy[str] = _named(
+    st.one_of(
+        st.builds(lambda a, b: a + b, st.sampled_from(_START), st.text(_CONSTITUENT, max_size=8)),
         st.sampled_from("-+."),
-        st.sampled_from(_START + "-+.:#"),
-        st.text(_CONSTITUENT, max_size=8),
-    ),
-).filter(lambda s: "::" not in s and not s.endswith(":"))
+        st.builds(
+            lambda a, b, c: a + b + c,
+            st.sampled_from("-+."),
+            st.sampled_from(_START + "-+.:#"),
+            st.text(_CONSTITUENT, max_size=8),
+        ),
+    ).filter(lambda s: "::" not in s and not s.endswith(":")),
+    "name_parts",
+)
 """One part of a symbol or keyword name (the namespace or the name)."""
 
-names: st.SearchStrategy[str] = st.one_of(
-    name_parts,
-    st.builds(lambda ns, n: f"{ns}/{n}", name_parts, name_parts),
+names: st.SearchStrategy[str] = _named(
+    st.one_of(name_parts, st.builds(lambda ns, n: f"{ns}/{n}", name_parts, name_parts)),
+    "names",
 )
 """A symbol or keyword name: ``name`` or ``ns/name``."""
 
@@ -99,21 +113,26 @@ datetimes: st.SearchStrategy[datetime] = st.datetimes(
 tag_names: st.SearchStrategy[str] = st.builds(
     lambda a, b: a + b, st.sampled_from(string.ascii_letters), st.text(_CONSTITUENT, max_size=6)
 ).filter(lambda s: s not in ("inst", "uuid") and "::" not in s and not s.endswith(":"))
-tag_names = st.one_of(tag_names, st.builds(lambda ns, n: f"{ns}/{n}", tag_names, name_parts))
+tag_names = _named(
+    st.one_of(tag_names, st.builds(lambda ns, n: f"{ns}/{n}", tag_names, name_parts)), "tag_names"
+)
 """Tags of user-defined tagged values (start with a letter; never ``inst`` or ``uuid``)."""
 
-edn_scalars: st.SearchStrategy[Any] = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    floats,
-    decimals,
-    strings,
-    chars,
-    keywords,
-    symbols,
-    uuids,
-    datetimes,
+edn_scalars: st.SearchStrategy[Any] = _named(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        floats,
+        decimals,
+        strings,
+        chars,
+        keywords,
+        symbols,
+        uuids,
+        datetimes,
+    ),
+    "edn_scalars",
 )
 
 
@@ -145,8 +164,7 @@ def make_edn_values(
             options.append(tagged(children))
         return st.one_of(options)
 
-    # deferred() keeps the strategies' reprs short (hypothesis warns on huge reprs).
-    keys = st.deferred(lambda: st.recursive(scalars, hashable, max_leaves=max_leaves // 3 or 1))
+    keys = _named(st.recursive(scalars, hashable, max_leaves=max_leaves // 3 or 1), "edn_keys")
 
     def any_value(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         options = [
@@ -162,8 +180,8 @@ def make_edn_values(
             options.append(tagged(children))
         return st.one_of(options)
 
-    values = st.deferred(
-        lambda: st.recursive(st.one_of(scalars, keys), any_value, max_leaves=max_leaves)
+    values = _named(
+        st.recursive(st.one_of(scalars, keys), any_value, max_leaves=max_leaves), "edn_values"
     )
     return values, keys
 

@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 import edn_format
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,9 +20,6 @@ from jupyter_sente.values import Char, Keyword, Symbol, Tagged
 from tests.strategies import edn_values, make_edn_values
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# Hypothesis describes the recursive strategy in a debug note when a unique draw retries,
-# and warns when that description is long; the warning is about the note, not the test.
-pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 
 def kind(x: Any) -> str:
