@@ -9,6 +9,7 @@ owns the timers and calls the application's handlers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import random
@@ -16,15 +17,15 @@ import ssl as _ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection as _WebSocket
 from websockets.asyncio.client import connect as _ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from jupyter_sente.client._events import EventLike, EventMsg, EventStream, Handler, to_event
 from jupyter_sente.client._http import HttpClient
+from jupyter_sente.client._ws import DispatchingConnection
 from jupyter_sente.core.client_state import CLIENT_TYPES, ClientConnection, ConnState
 from jupyter_sente.core.envelope import is_handshake, is_server_ping, open_envelope, read_handshake
 from jupyter_sente.core.events import (
@@ -70,12 +71,12 @@ class _Outcome(NamedTuple):
 class _Session:
     """One transport attempt: a WebSocket, or a run of Ajax polls, until it ends."""
 
-    __slots__ = ("end", "keepalive", "transport", "ws")
+    __slots__ = ("comms", "end", "transport", "ws")
 
     def __init__(self, transport: str, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
-        self.ws: _WebSocket | None = None
-        self.keepalive: KeepAlive | None = None
+        self.ws: DispatchingConnection | None = None
+        self.comms = 0  # frames sent and received: the keep-alive's activity, counted cheaply
         self.end: asyncio.Future[_Outcome] = loop.create_future()
 
     def finish(self, outcome: _Outcome) -> None:
@@ -334,38 +335,54 @@ class Client:
         ev = to_event(event)
         if not timeout > 0:
             raise UsageError(f"a request needs a positive timeout, got {timeout!r}")
-        value = await self._request(ev, timeout)
-        if raw:
+        session = self._session
+        if session is None or self._conn.state is not ConnState.OPEN:
+            log.warning("request %s: the channel socket is not open", ev[0])
+            value: Any = CHSK_CLOSED
+        elif session.transport == "ws":
+            # inlined (not self._ws_request): a coroutine layer less on the hot path
+            cb_id, text, fut = self._ws_register(ev, timeout * 1000.0)
+            if await self._ws_send(session, text):
+                try:
+                    value = await fut
+                finally:
+                    if not fut.done():  # the caller gave up (cancelled): forget the cb-id
+                        self._pending.resolve(cb_id, None)
+            else:
+                self._pending.resolve(cb_id, None)
+                value = CHSK_ERROR
+        else:
+            value = await self._post(session, ev, True, timeout)
+        if raw or not isinstance(value, Keyword):
             return value
         error = reply_error(value, f"request {ev[0]}")
         if error is not None:
             raise error
         return value
 
-    async def _request(self, ev: list[Any], timeout: float) -> Any:
-        session = self._session
-        if session is None or not self._conn.is_open:
-            log.warning("request %s: the channel socket is not open", ev[0])
-            return CHSK_CLOSED
-        if session.transport == "ajax":
-            return await self._post(session, ev, True, timeout)
-        return await self._ws_request(session, ev, timeout * 1000)
-
-    async def _ws_request(self, session: _Session, ev: list[Any], timeout_ms: float) -> Any:
+    def _ws_register(
+        self, ev: list[Any], timeout_ms: float
+    ) -> tuple[str, str, asyncio.Future[Any]]:
+        """A cb-id, the frame ``[ev cb-id]`` and the future its reply (or timeout) resolves."""
         loop = self._running_loop()
         cb_id = self._pending.new_cb_id(self._randbits)
         text = self._packer.pack([ev, cb_id])
         fut: asyncio.Future[Any] = loop.create_future()
-        deadline = loop.time() * 1000 + timeout_ms
+        deadline = loop.time() * 1000.0 + timeout_ms
         self._pending.add(cb_id, deadline, fut)
-        self._arm_timer(deadline)
+        if self._timer is None or deadline < self._timer_at:
+            self._arm_timer(deadline)
+        return cb_id, text, fut
+
+    async def _ws_request(self, session: _Session, ev: list[Any], timeout_ms: float) -> Any:
+        cb_id, text, fut = self._ws_register(ev, timeout_ms)
         if not await self._ws_send(session, text):
             self._pending.resolve(cb_id, None)
             return CHSK_ERROR
         try:
             return await fut
         finally:
-            if not fut.done():  # the caller gave up (cancelled): forget the cb-id
+            if not fut.done():
                 self._pending.resolve(cb_id, None)
 
     def _randbits(self) -> int:
@@ -383,8 +400,7 @@ class Client:
             if self._session is session and self._conn.is_open:
                 session.finish(_Outcome("restart", "ws-error"))
             return False
-        if session.keepalive is not None:
-            session.keepalive.activity(self._running_loop().time() * 1000)
+        session.comms += 1
         return True
 
     def _arm_timer(self, deadline_ms: float) -> None:
@@ -535,18 +551,22 @@ class Client:
         return urlunsplit(split._replace(query=urlencode(query)))
 
     async def _run_ws(self, session: _Session) -> _Outcome:
+        on_message = functools.partial(self._on_ws_frame, session)
+        on_lost = functools.partial(self._on_ws_lost, session)
+        connection = functools.partial(
+            DispatchingConnection, on_message=on_message, on_lost=on_lost
+        )
         try:
             ws = await _ws_connect(
                 self._ws_connect_url(),
                 additional_headers=self._headers,
                 open_timeout=self._connect_timeout,
+                create_connection=cast(Any, connection),
                 **self._ws_options,
             )
         except asyncio.CancelledError:
             raise
-        except (
-            Exception
-        ) as e:  # refused, upgrade rejected (403/404), timeout, TLS ...: the browser's onerror
+        except Exception as e:  # refused, upgrade rejected, timeout, TLS: the browser's onerror
             log.warning("WebSocket connection failed: %s", e)
             self._conn.ws_error(_udt(), e)
             self._flush_changes()
@@ -554,32 +574,25 @@ class Client:
                 return _Outcome("downgrade")
             close = {"udt": _udt(), "code": 1006, "reason": "", "clean?": False}
             return _Outcome("lost", "unexpected", close)
-        session.ws = ws
+        session.ws = cast(DispatchingConnection, ws)
         loop = self._running_loop()
-        tasks = [loop.create_task(self._ws_receive(session, ws))]
+        keepalive: asyncio.Task[None] | None = None
         tick_ms = self.timing.ws_kalive_tick_ms
         if tick_ms is not None:
-            session.keepalive = KeepAlive(loop.time() * 1000, tick_ms, None)
-            tasks.append(loop.create_task(self._ws_keepalive(session, session.keepalive)))
+            ka = KeepAlive(loop.time() * 1000, tick_ms, None)
+            keepalive = loop.create_task(self._ws_keepalive(session, ka))
         try:
             return await asyncio.shield(session.end)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)
+            if keepalive is not None:
+                keepalive.cancel()
+                await asyncio.wait({keepalive})
             if session.end.done():  # lost or restarting: do not hold the reconnect up
                 self._spawn(ws.close(1000, "CLOSE_NORMAL"))
             else:  # disconnect(): close cleanly before returning
                 await ws.close(1000, "CLOSE_NORMAL")
 
-    async def _ws_receive(self, session: _Session, ws: _WebSocket) -> None:
-        try:
-            async for message in ws:
-                reply = self._on_ws_message(session, message)
-                if reply is not None:
-                    await self._ws_send(session, reply)
-        except ConnectionClosed:
-            pass
+    def _on_ws_lost(self, session: _Session, ws: DispatchingConnection) -> None:
         code = ws.close_code if ws.close_code is not None else 1006
         close = {
             "udt": _udt(),
@@ -589,42 +602,49 @@ class Client:
         }
         session.finish(_Outcome("lost", "clean" if code == 1000 else "unexpected", close))
 
-    def _on_ws_message(self, session: _Session, message: str | bytes) -> str | None:
-        """Dispatch one frame (Sente's client order, §2.5); returns a frame to send back, if any."""
-        if session.keepalive is not None:
-            session.keepalive.activity(self._running_loop().time() * 1000)
+    def _on_ws_frame(self, session: _Session, ws: DispatchingConnection, data: bytes) -> None:
+        """Dispatch one message in Sente's client order (§2.5); called by the connection."""
+        session.comms += 1
+        if (
+            session.ws is None
+        ):  # messages that came with the upgrade response, before connect() returned
+            session.ws = ws
         try:
-            text = message if isinstance(message, str) else message.decode("utf-8")
-            payload, cb_id = open_envelope(self._packer.unpack(text))
+            payload, cb_id = open_envelope(self._packer.unpack(data.decode()))
         except (PackError, ProtocolError, UnicodeDecodeError) as e:
             log.warning("dropped an unreadable frame: %s", e)
-            return None
-        if cb_id is not None:
-            if cb_id != AJAX:
-                hit = self._pending.resolve(cb_id, payload)
-                if hit is not None:
-                    if not hit[0].done():
-                        hit[0].set_result(payload)
-                    return None
-            if not is_handshake(payload):
+            return
+        if cb_id is not None and type(cb_id) is str:  # a reply: the hot path, checked first
+            hit = self._pending.resolve(cb_id, payload)
+            if hit is not None:
+                if not hit[0].done():
+                    hit[0].set_result(payload)
+                return
+        try:
+            if is_handshake(payload):
+                self._on_handshake("ws", payload)
+            elif cb_id is not None:
                 log.warning("reply without a pending request (late or unknown cb-id %r)", cb_id)
-                return None
-        if is_handshake(payload):
-            self._on_handshake("ws", payload)
-        elif is_server_ping(payload):
-            self._emit([CHSK_WS_PING])
-            if self._conn.is_open:
-                return self._packer.pack(_WS_PONG_FRAME)
-        else:
-            self._receive_batch(payload)
-        return None
+            elif is_server_ping(payload):
+                self._emit([CHSK_WS_PING])
+                if self._conn.is_open:
+                    self._spawn(self._ws_send(session, self._packer.pack(_WS_PONG_FRAME)))
+            else:
+                self._receive_batch(payload)
+        except Exception:  # a bug must not break websockets' protocol callback
+            log.exception("failed to dispatch a frame")
 
     async def _ws_keepalive(self, session: _Session, ka: KeepAlive) -> None:
         loop = self._running_loop()
         timeout_ms = self.timing.ws_ping_timeout_ms
+        seen = session.comms
         while True:
             await asyncio.sleep(max(0.0, ka.deadline / 1000 - loop.time()))
-            if ka.tick(loop.time() * 1000) is not KeepAliveAction.PING:
+            now = loop.time() * 1000
+            if session.comms != seen:  # frames went by since the last tick: the peer is alive
+                seen = session.comms
+                ka.activity(now)
+            if ka.tick(now) is not KeepAliveAction.PING:
                 continue
             if self._conn.is_open:
                 reply = await self._ws_request(session, [CHSK_WS_PING], timeout_ms)

@@ -43,17 +43,34 @@ class EventMsg:
 Handler: TypeAlias = Callable[[EventMsg], Awaitable[None] | None]
 
 
+#: ids already checked by :func:`make_event` (``"ns/name"`` or keyword -> keyword), so that a
+#: hot loop of sends does not validate the same id again and again
+_checked_ids: dict[str | Keyword, Keyword] = {}
+_MAX_CHECKED_IDS = 4096
+
+
 def to_event(event: EventLike) -> list[Any]:
     """The wire event for an API argument; ``UsageError`` if it is not one (or is a ``chsk/`` id)."""
+    if (type(event) is tuple or type(event) is list) and 1 <= len(event) <= 2:
+        first = event[0]
+        k = _checked_ids.get(first) if type(first) is str or isinstance(first, Keyword) else None
+        if k is not None:
+            return [k, event[1]] if len(event) == 2 else [k]
     if isinstance(event, str):
-        return make_event(event)
+        return _checked(event, make_event(event))
     if isinstance(event, (*VECTOR_TYPES, tuple)) and 1 <= len(event) <= 2:
         ev_id = event[0]
         if isinstance(ev_id, (str, Keyword)):
-            return make_event(ev_id, *event[1:])
+            return _checked(ev_id, make_event(ev_id, *event[1:]))
     raise UsageError(
         f"an event is [id] or [id data] with id a keyword or an 'ns/name' str, got {event!r}"
     )
+
+
+def _checked(ev_id: str | Keyword, event: list[Any]) -> list[Any]:
+    if len(_checked_ids) < _MAX_CHECKED_IDS:
+        _checked_ids[ev_id] = event[0]
+    return event
 
 
 class EventStream:
