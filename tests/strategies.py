@@ -141,6 +141,24 @@ def tagged(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Tagged]:
     return st.builds(Tagged, tag_names, values)
 
 
+def _clojure_form(x: Any) -> Any:
+    """What Clojure's ``=`` compares: there a vector equals a list with the same items."""
+    if isinstance(x, (list, tuple, ImmutableList)):
+        return ("seq", tuple(map(_clojure_form, x)))
+    if isinstance(x, (dict, ImmutableDict)):
+        return ("map", frozenset((_clojure_form(k), _clojure_form(v)) for k, v in x.items()))
+    if isinstance(x, (set, frozenset)):
+        return ("set", frozenset(map(_clojure_form, x)))
+    if isinstance(x, Tagged):
+        return ("tag", x.tag, _clojure_form(x.value))
+    return x
+
+
+def _distinct_in_clojure(keys: Any) -> bool:
+    """No two of ``keys`` are equal in Clojure (its reader rejects such sets and maps)."""
+    return len({_clojure_form(k) for k in keys}) == len(keys)
+
+
 def make_edn_values(
     scalars: st.SearchStrategy[Any] = edn_scalars,
     *,
@@ -150,15 +168,18 @@ def make_edn_values(
     """The pair ``(values, keys)`` of strategies built from ``scalars``.
 
     ``keys`` draws hashable values only (immutable containers); ``values`` may also use
-    ``list``, ``dict`` and ``set``.
+    ``list``, ``dict`` and ``set``. No set or map holds two members or keys that Clojure
+    holds equal (a vector and a list with the same items), as Clojure could not read it.
     """
 
     def hashable(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         options = [
             st.lists(children, max_size=5).map(ImmutableList),
             st.lists(children, max_size=5).map(tuple),
-            st.frozensets(children, max_size=5),
-            st.dictionaries(children, children, max_size=5).map(ImmutableDict),
+            st.frozensets(children, max_size=5).filter(_distinct_in_clojure),
+            st.dictionaries(children, children, max_size=5)
+            .filter(_distinct_in_clojure)
+            .map(ImmutableDict),
         ]
         if with_tagged:
             options.append(tagged(children))
@@ -171,10 +192,12 @@ def make_edn_values(
             st.lists(children, max_size=5),
             st.lists(children, max_size=5).map(ImmutableList),
             st.lists(children, max_size=5).map(tuple),
-            st.dictionaries(keys, children, max_size=5),
-            st.dictionaries(keys, children, max_size=5).map(ImmutableDict),
-            st.sets(keys, max_size=5),
-            st.frozensets(keys, max_size=5),
+            st.dictionaries(keys, children, max_size=5).filter(_distinct_in_clojure),
+            st.dictionaries(keys, children, max_size=5)
+            .filter(_distinct_in_clojure)
+            .map(ImmutableDict),
+            st.sets(keys, max_size=5).filter(_distinct_in_clojure),
+            st.frozensets(keys, max_size=5).filter(_distinct_in_clojure),
         ]
         if with_tagged:
             options.append(tagged(children))

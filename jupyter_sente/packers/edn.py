@@ -24,8 +24,9 @@ the EDN spec rejects. Choices where the spec, Clojure and edn-format differ ([am
   radix (``2r1``) and no ratios (``22/7``), a fraction needs digits (``1.``, ``.5`` are
   rejected). ``##NaN``, ``##Inf``, ``##-Inf`` are read (Clojure 1.9+). Integers are limited to
   Python's int-string conversion limit (4300 digits) in both directions.
-* Characters: ``\\c`` for one non-whitespace UTF-16 code unit (``\\,`` too, as Clojure
-  prints the comma), ``\\uXXXX`` (not a surrogate),
+* Characters: ``\\c`` for one UTF-16 code unit other than space, tab, newline, return and
+  form feed (those go by name; Clojure prints every other character raw, ``\\,`` included),
+  ``\\uXXXX`` (not a surrogate),
   ``\\newline``, ``\\space``, ``\\tab``, ``\\return``, ``\\formfeed``, ``\\backspace``. Octal
   ``\\o123`` is not EDN and is rejected, so is a character outside the BMP (Clojure chars are
   16-bit). Strings accept the escapes ``\\t \\r \\n \\\\ \\" \\b \\f \\uXXXX``; a ``\\u``
@@ -34,7 +35,9 @@ the EDN spec rejects. Choices where the spec, Clojure and edn-format differ ([am
 * Whitespace is space, tab, newline, return, form feed, vertical tab and comma.
 * Duplicate map keys and set members are rejected, as Clojure's reader does; duplicates are
   judged by Python equality, so ``#{1 true}`` or ``{"a" 1 \\a 2}`` are rejected too (Python
-  cannot hold both).
+  cannot hold both), and so are ``#{[1] (1)}`` and ``{[] 1, () 2}`` (Clojure's reader
+  rejects them: a vector equals a list there). The writer refuses such sets and maps too
+  (``EncodeError``), so Clojure can always read what it writes.
 * ``#inst`` takes an RFC 3339 timestamp whose trailing parts may be left out (``"2020"``,
   ``"2020-01-01T10:00"``), as Clojure does, and always gives an aware ``datetime`` (edn-format
   gives a ``date`` for date-only text); the offset given is kept, ``Z``/``-00:00`` is UTC,
@@ -146,6 +149,7 @@ _NAMED_CHARS: Final = {
     "formfeed": "\f",
     "backspace": "\b",
 }
+_NAMED_CHAR_VALUES: Final = frozenset(" \n\t\r\f")
 _SYMBOLIC: Final = {"##Inf": float("inf"), "##-Inf": float("-inf"), "##NaN": float("nan")}
 _DIGITS: Final = frozenset("0123456789")
 
@@ -238,7 +242,7 @@ def _read_char(tok: str) -> Char:
     """The character of a ``\\c`` token."""
     if len(tok) == 2:
         c = tok[1]
-        if (c in _WS and c != ",") or c.isspace():  # Clojure prints the comma as \,
+        if c in _NAMED_CHAR_VALUES:  # Clojure prints any other character raw after "\\"
             raise _Bad("a whitespace character must be written by name (\\space, \\tab ...)")
         if ord(c) > 0xFFFF:
             raise _Bad("a character outside the BMP has no EDN (UTF-16) character literal")
@@ -353,6 +357,40 @@ def _raise_duplicate(values: list[Any], what: str, where: str) -> None:
     raise AssertionError("no duplicate")  # pragma: no cover
 
 
+# Types whose values are equal in Clojure exactly when they are in Python. Collections are
+# not: in Clojure a vector equals a list with the same items ([1] = (1)), in Python not.
+_PLAIN_TYPES: Final = frozenset(
+    {str, int, float, bool, type(None), FastKeyword, Keyword, Symbol, Char, Decimal}
+    | {datetime, date, uuid.UUID}
+)
+
+
+def _clojure_form(x: Any) -> Any:
+    """A stand-in for ``x`` that is equal to another's exactly when Clojure's ``=`` would be."""
+    t = type(x)
+    if t is ImmutableList or t is list or t is tuple:
+        return ("seq", tuple(map(_clojure_form, x)))
+    if t is ImmutableDict or t is dict:
+        return ("map", frozenset((_clojure_form(k), _clojure_form(v)) for k, v in x.items()))
+    if t is frozenset or t is set:
+        return ("set", frozenset(map(_clojure_form, x)))
+    if t is Tagged:
+        return ("tag", x.tag, _clojure_form(x.value))
+    return x
+
+
+def _check_clojure_duplicates(
+    keys: Any, what: str, where: str, error: Callable[[str], Exception]
+) -> None:
+    """Raise ``error`` if two of ``keys`` are equal in Clojure (Clojure's reader rejects that)."""
+    try:
+        if len({_clojure_form(k) for k in keys}) == len(keys):
+            return
+    except RecursionError:
+        raise error(f"a {what} of this {where} nests too deep to compare") from None
+    raise error(f"two {what}s of a {where} are equal in Clojure (a vector equals a list)")
+
+
 def _read(text: str, max_depth: int) -> Any:
     """The one EDN value of ``text`` (``None`` if it holds none)."""
     if not text.isascii():
@@ -408,6 +446,9 @@ def _read(text: str, max_depth: int) -> Any:
                         if len(d) * 2 != len(items):
                             i = start
                             _raise_duplicate(items[::2], "key", "map")
+                        if len(d) > 1 and not _PLAIN_TYPES.issuperset(map(type, d)):
+                            i = start
+                            _check_clojure_duplicates(d, "key", "map", _Bad)
                         v = _new_map(ImmutableDict)
                         v.dict = d
                         v.hash = None
@@ -416,6 +457,9 @@ def _read(text: str, max_depth: int) -> Any:
                         if len(v) != len(items):
                             i = start
                             _raise_duplicate(items, "member", "set")
+                        if len(v) > 1 and not _PLAIN_TYPES.issuperset(map(type, v)):
+                            i = start
+                            _check_clojure_duplicates(v, "member", "set", _Bad)
                     else:
                         v = tuple(items)
                     closed = start
@@ -665,7 +709,7 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
         if t is tuple:
             return "(" + write_seq(x, depth) + ")"
         if t is frozenset or t is set:
-            return "#{" + write_seq(x, depth) + "}"
+            return write_set(x, depth)
         return write_other(x, depth)
 
     def write_seq(xs: Any, depth: int) -> str:
@@ -691,12 +735,17 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
         depth += 1
         parts: list[str] = []
         add = parts.append
+        compare = False
         for k, x in d.items():
             if type(k) is fast_kw:
                 ks = k._edn or _keyword_text(k)
             else:
                 f = scalar(type(k))
-                ks = f(k) if f is not None else write(k, depth)
+                if f is not None:
+                    ks = f(k)
+                else:
+                    ks = write(k, depth)
+                    compare = True
             t = type(x)
             if t is str:
                 add(ks + (' "' + x + '"' if needs_escape(x) is None else " " + write_str(x)))
@@ -705,7 +754,15 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
             else:
                 f = scalar(t)
                 add(ks + " " + (f(x) if f is not None else write(x, depth)))
+        if compare and len(d) > 1:
+            _check_clojure_duplicates(d, "key", "map", EncodeError)
         return ", ".join(parts)
+
+    def write_set(xs: Any, depth: int) -> str:
+        text = write_seq(xs, depth)
+        if len(xs) > 1 and not _PLAIN_TYPES.issuperset(map(type, xs)):
+            _check_clojure_duplicates(xs, "member", "set", EncodeError)
+        return "#{" + text + "}"
 
     def write_other(x: Any, depth: int) -> str:
         if isinstance(x, Tagged):
@@ -722,7 +779,7 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
         if isinstance(x, tuple):
             return "(" + write_seq(x, depth) + ")"
         if isinstance(x, (set, frozenset)):
-            return "#{" + write_seq(x, depth) + "}"
+            return write_set(x, depth)
         if isinstance(x, TaggedElement):
             raise EncodeError(
                 f"cannot pack {type(x).__qualname__}: use jupyter_sente.values.Tagged"

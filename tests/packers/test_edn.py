@@ -153,6 +153,10 @@ def test_character_names_edn_format_lacks_are_read() -> None:
     assert type(loads("\\formfeed")) is Char
 
 
+def test_characters_clojure_prints_raw_are_read() -> None:
+    assert loads("[\\\x1f \\\x85 \\\x0b \\\u00a0 \\é]") == ["\x1f", "\x85", "\x0b", "\xa0", "é"]
+
+
 def test_string_escapes_are_read() -> None:
     assert loads(r'"t\tr\rn\nq\"b\\B\bF\fu\u00e9"') == 't\tr\rn\nq"b\\B\bF\fu\u00e9'
 
@@ -298,11 +302,18 @@ def test_bytes_are_decoded_as_utf8() -> None:
     assert loads(bytearray(b"[1]")) == [1]
 
 
+def test_a_vector_and_a_list_with_other_items_may_share_a_set() -> None:
+    assert loads("#{[1] (2) [(1)] ((2))}") == frozenset(
+        {ImmutableList([1]), (2,), ImmutableList([(1,)]), ((2,),)}
+    )
+    assert dumps({(1,), (2,)}) in ("#{(1) (2)}", "#{(2) (1)}")
+
+
 def test_values_are_usable_as_map_keys_and_set_members() -> None:
-    text = "{[1 2] :vec, (1 2) :list, {:a 1} :map, #{1} :set, :k :kw, nil :nil}"
+    text = "{[1 2] :vec, (1 3) :list, {:a 1} :map, #{1} :set, :k :kw, nil :nil}"
     value = loads(text)
     assert value[ImmutableList([1, 2])] == kw("vec")
-    assert value[(1, 2)] == kw("list")
+    assert value[(1, 3)] == kw("list")
     assert value[ImmutableDict({kw("a"): 1})] == kw("map")
     assert value[frozenset({1})] == kw("set")
     assert value[Keyword("k")] == kw("kw")
@@ -425,6 +436,9 @@ def test_subclasses_of_known_types_are_written_as_their_base() -> None:
         (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))), "out of range"),
         ([1, {kw("a"): object()}], "object"),
         ({object(): 1}, "object"),
+        ({ImmutableList([1]), (1,)}, "equal in Clojure"),
+        ({(): 1, ImmutableList([]): 2}, "equal in Clojure"),
+        ({Tagged("t", (1,)): 1, Tagged("t", ImmutableList([1])): 2}, "equal in Clojure"),
     ],
     ids=repr,
 )
@@ -523,6 +537,8 @@ STRICT: list[tuple[str, str, int, str]] = [
     ("duplicate-map-key", "{:a 1 :a 2}", 0, "duplicate key"),
     ("duplicate-map-key-python-equal", "{1 :a true :b}", 0, "duplicate key"),
     ("duplicate-set-member", "[0 #{1 2 1}]", 3, "duplicate member"),
+    ("set-members-equal-in-clojure", "#{[1] (1)}", 0, "equal in Clojure"),
+    ("map-keys-equal-in-clojure", "{{:a [[]]} 1, {:a [()]} 2}", 0, "equal in Clojure"),
     ("trailing-value", "[1] 2", 4, "more than one value"),
     ("trailing-container", "1 [2]", 2, "more than one value"),
     ("trailing-garbage-symbol", "nil x", 4, "more than one value"),
