@@ -149,6 +149,7 @@ class Client:
             "close_timeout": self.timing.ws_ping_timeout_ms / 1000,
             "max_size": None,
             "proxy": None,  # as the Ajax transport: talk to the server itself
+            **({"ssl": ssl} if ssl is not None else {}),
             **(ws_options or {}),
         }
         self._recv_buffer = recv_buffer
@@ -166,7 +167,8 @@ class Client:
         self._handlers: dict[str, tuple[Handler, ...]] = {}
         self._default_handler: Handler | None = None
         self._streams: list[Callable[[EventMsg | None], None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # async handlers, pongs: cancelled at close
+        self._closing: set[asyncio.Task[Any]] = set()  # WebSocket closes: awaited at close
         self._closed = False
 
     # -- what the application reads -------------------------------------------------------------
@@ -262,6 +264,8 @@ class Client:
         """Wait until the client is open; ``TimeoutError`` after ``timeout`` seconds."""
         self._bind()
         assert self._opened is not None
+        if self._closed:
+            raise UsageError("the client is closed")
         if not self._conn.is_open:
             await asyncio.wait_for(self._opened.wait(), timeout)
 
@@ -296,11 +300,18 @@ class Client:
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
+        if self._closing:  # each is bounded by the close timeout
+            await asyncio.wait(self._closing)
         await self._http.aclose()
 
     async def __aenter__(self) -> Client:
-        await self.start()
-        await self.wait_open(self._connect_timeout)
+        """Start, and wait (``connect_timeout``) until open; on failure, close and raise."""
+        try:
+            await self.start()
+            await self.wait_open(self._connect_timeout)
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -489,6 +500,7 @@ class Client:
         self._conn.connect(fresh_transport=self.type == "auto")
         self._flush_changes()
         self._supervisor = self._running_loop().create_task(self._supervise())
+        self._supervisor.add_done_callback(_log_crash)
 
     async def _stop(self, reason: str) -> None:
         supervisor, self._supervisor = self._supervisor, None
@@ -588,7 +600,9 @@ class Client:
                 keepalive.cancel()
                 await asyncio.wait({keepalive})
             if session.end.done():  # lost or restarting: do not hold the reconnect up
-                self._spawn(ws.close(1000, "CLOSE_NORMAL"))
+                closing = self._running_loop().create_task(ws.close(1000, "CLOSE_NORMAL"))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
             else:  # disconnect(): close cleanly before returning
                 await ws.close(1000, "CLOSE_NORMAL")
 
@@ -758,7 +772,17 @@ class Client:
     def _spawn(self, aw: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(aw, loop=self._running_loop())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the connection loop crashed; the client stays closed", exc_info=task.exception())
 
 
 async def _guard(aw: Awaitable[Any], handler: object, ev_id: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 from jupyter_sente.client._client import Client
-from jupyter_sente.client._events import EventLike, EventMsg, Handler, log
+from jupyter_sente.client._events import EventLike, EventMsg, Handler, log, to_event
 from jupyter_sente.exceptions import UsageError
 from jupyter_sente.values import Keyword
 
@@ -179,12 +179,13 @@ class ThreadedClient:
 
     def send(self, event: EventLike, timeout: float = 10.0) -> bool:
         """As :meth:`Client.send`, blocking; from a handler it is queued and returns ``is_open``."""
+        ev = to_event(event)  # a bad event raises here, in the caller
         if self._on_client_thread():
             if not self._client.is_open:
                 return False
-            self._client._spawn(self._client.send(event))
+            self._client._spawn(self._client.send(ev))
             return True
-        return self._call(self._client.send(event), timeout)
+        return self._call(self._client.send(ev), timeout)
 
     def request(self, event: EventLike, timeout: float = 10.0, *, raw: bool = False) -> Any:
         """As :meth:`Client.request`, blocking until the reply or Sente's outcome."""

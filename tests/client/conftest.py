@@ -101,8 +101,9 @@ class OurServer:
         }
         self.port = _free_port()
         self.server: Any = None
+        self.seen: list[str] = []  # ids of the events the server's router got, in order
+        self._seen_changed = asyncio.Event()
         self._http: Any = None
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def url(self) -> str:
@@ -130,11 +131,22 @@ class OurServer:
             server.send(msg.uid, [kw("my-app/alert"), "yo"])
 
         @server.on_default
-        def ignore(msg: Any) -> None:
-            pass  # my-app/silent and the rest: no reply
+        def record(msg: Any) -> None:
+            self.seen.append(msg.id.name)  # my-app/silent and the rest: no reply
+            self._seen_changed.set()
 
         self.server = server
         self._http, _ = listen(make_app(server), self.port)
+
+    async def wait_seen(self, ev_id: str, n: int = 1, timeout: float = 5 * S) -> None:
+        """Wait until the server's router got ``n`` events ``ev_id``."""
+
+        async def until() -> None:
+            while self.seen.count(ev_id) < n:
+                self._seen_changed.clear()
+                await self._seen_changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
 
     async def stop(self) -> None:
         """Go away: close every channel and connection, stop listening."""
