@@ -1,0 +1,42 @@
+"""The server benchmark runs end to end (``--quick``) and prints its table; its figures are not judged here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_server.py"
+SCENARIOS = (
+    "connect storm K=",
+    "fanout S=60 paced",
+    "fanout S=60 burst",
+    "fanout S=20 paced",
+    "fanout S=20 burst",
+    "request/reply C=",
+    "idle memory",
+)
+
+
+def test_bench_server_quick_prints_every_scenario_for_every_target() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    # 0: every target met, 1: some missed (the quick run is too small to judge them)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    # a row: the scenario in the first 22 columns, then the target
+    rows = {(line[:22].strip(), line[23:32].strip()) for line in done.stdout.splitlines()}
+    targets = ["raw", "ours"]
+    if "python-socketio is not installed" not in done.stdout:
+        targets.append("socketio")
+    for scenario in SCENARIOS:
+        for target in targets:
+            assert any(s.startswith(scenario) and t == target for s, t in rows), (
+                f"no row for {scenario!r} / {target}:\n{done.stdout}"
+            )
+    assert "targets met" in done.stdout or "target(s) missed" in done.stdout
