@@ -55,7 +55,7 @@ async def serve(packer: str) -> None:
     loop = asyncio.get_running_loop()
     done = loop.create_future()
     # the parent closes our stdin to stop us
-    loop.add_reader(sys.stdin.fileno(), lambda: done.done() or done.set_result(None))
+    loop.add_reader(sys.stdin.fileno(), lambda: done.done() or done.set_result(None))  # type: ignore[func-returns-value]
     await done
     server.close()
     http.stop()
@@ -107,7 +107,7 @@ async def bare_ws(url: str, n: int, packer: str = "edn") -> Result:
         async def run(k: int) -> None:
             for _ in range(k):
                 await ws.send(frame)
-                reply = await ws.recv()
+                reply = await ws.recv(decode=True)
                 assert reply.endswith(tail), reply
 
         return await measure(f"bare websockets ({packer})", n, run)

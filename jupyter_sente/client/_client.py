@@ -17,7 +17,7 @@ import ssl as _ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, TypeVar, cast, overload
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import connect as _ws_connect
@@ -54,6 +54,7 @@ __all__ = ["Client", "ClientType", "connect"]
 log = logging.getLogger("jupyter_sente.client")
 
 ClientType = Literal["auto", "ws", "ajax"]
+H = TypeVar("H", bound=Handler)
 
 _AJAX_HEADERS = {"X-Requested-With": "XMLHTTPRequest"}
 _FORM = "application/x-www-form-urlencoded;charset=UTF-8"
@@ -200,7 +201,13 @@ class Client:
 
     # -- handlers and streams -------------------------------------------------------------------
 
-    def on(self, event_id: str | Keyword, handler: Handler | None = None) -> Any:
+    @overload
+    def on(self, event_id: str | Keyword) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event_id: str | Keyword, handler: H) -> H: ...
+
+    def on(self, event_id: str | Keyword, handler: H | None = None) -> H | Callable[[H], H]:
         """Call ``handler(msg)`` for every received event with this id; usable as a decorator.
 
         Ids are ``"ns/name"`` (or keywords), including Sente's ``"chsk/state"``,
@@ -211,7 +218,7 @@ class Client:
         if not isinstance(key, str) or "/" not in key:
             raise UsageError(f"event_id must be 'ns/name' or a keyword, got {event_id!r}")
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: H) -> H:
             # copy-on-write: a ThreadedClient registers from another thread while the loop reads
             self._handlers = {**self._handlers, key: (*self._handlers.get(key, ()), fn)}
             return fn
@@ -267,7 +274,10 @@ class Client:
         if self._closed:
             raise UsageError("the client is closed")
         if not self._conn.is_open:
-            await asyncio.wait_for(self._opened.wait(), timeout)
+            try:
+                await asyncio.wait_for(self._opened.wait(), timeout)
+            except asyncio.TimeoutError:  # Python 3.10's is not the builtin one
+                raise TimeoutError(f"the client did not open within {timeout} s") from None
 
     async def disconnect(self) -> None:
         """Close the connection and stop reconnecting (``last-close`` reason ``requested-disconnect``)."""

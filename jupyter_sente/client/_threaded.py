@@ -7,8 +7,8 @@ import atexit
 import concurrent.futures
 import threading
 from collections import deque
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar, overload
 
 from jupyter_sente.client._client import Client
 from jupyter_sente.client._events import EventLike, EventMsg, Handler, log, to_event
@@ -18,6 +18,7 @@ from jupyter_sente.values import Keyword
 __all__ = ["BlockingEventStream", "ThreadedClient"]
 
 T = TypeVar("T")
+H = TypeVar("H", bound=Handler)
 
 #: Extra seconds a blocked caller waits beyond a request's own timeout, so that the client's
 #: own ``:chsk/timeout`` (not the thread hand-off) is what ends a slow request.
@@ -149,8 +150,16 @@ class ThreadedClient:
 
     # -- handlers and streams -------------------------------------------------------------------
 
-    def on(self, event_id: str | Keyword, handler: Handler | None = None) -> Any:
+    @overload
+    def on(self, event_id: str | Keyword) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event_id: str | Keyword, handler: H) -> H: ...
+
+    def on(self, event_id: str | Keyword, handler: H | None = None) -> H | Callable[[H], H]:
         """As :meth:`Client.on`; handlers run on the client's thread."""
+        if handler is None:
+            return self._client.on(event_id)
         return self._client.on(event_id, handler)
 
     def off(self, event_id: str | Keyword, handler: Handler | None = None) -> None:

@@ -54,7 +54,7 @@ async def make_client(stub: StubServer, recorder: Recorder) -> AsyncIterator[Any
 
 @pytest.mark.parametrize("type", TYPES)
 async def test_handshake_opens_the_client_and_is_delivered_with_first_flag(
-    make_client, recorder: Recorder, type: str
+    make_client: Any, recorder: Recorder, type: str
 ) -> None:
     client = await make_client(type=type)
     await recorder.wait_count("chsk/handshake")
@@ -72,7 +72,7 @@ async def test_handshake_opens_the_client_and_is_delivered_with_first_flag(
 
 @pytest.mark.parametrize("type", TYPES)
 async def test_first_open_is_announced_with_sentes_transient_keys(
-    make_client, recorder: Recorder, type: str
+    make_client: Any, recorder: Recorder, type: str
 ) -> None:
     client = await make_client(type=type)
     old, new, open_changed = next(s for s in recorder.states() if s[2])
@@ -85,7 +85,7 @@ async def test_first_open_is_announced_with_sentes_transient_keys(
 
 
 async def test_state_change_comes_before_the_handshake_event(
-    make_client, recorder: Recorder
+    make_client: Any, recorder: Recorder
 ) -> None:
     await make_client(type="ws")
     await recorder.wait_count("chsk/handshake")
@@ -93,7 +93,7 @@ async def test_state_change_comes_before_the_handshake_event(
     assert ids.index("chsk/state") < ids.index("chsk/handshake")
 
 
-async def test_reconnect_reopens_without_first_open(make_client, recorder: Recorder) -> None:
+async def test_reconnect_reopens_without_first_open(make_client: Any, recorder: Recorder) -> None:
     client = await make_client(type="ws")
     await client.reconnect()
     await client.wait_open(5 * S)
@@ -131,7 +131,7 @@ async def test_connect_helper_times_out_and_cleans_up_when_nothing_answers() -> 
 
 
 async def test_ws_url_has_params_then_client_id_and_csrf_token_and_no_udt(
-    make_client, stub: StubServer
+    make_client: Any, stub: StubServer
 ) -> None:
     await make_client(
         type="ws",
@@ -143,14 +143,14 @@ async def test_ws_url_has_params_then_client_id_and_csrf_token_and_no_udt(
     assert upgrade.query == {"room": "lobby", "client-id": "my-client", "csrf-token": "tok-1"}
 
 
-async def test_blank_csrf_token_is_left_out(make_client, stub: StubServer) -> None:
+async def test_blank_csrf_token_is_left_out(make_client: Any, stub: StubServer) -> None:
     await make_client(type="ws", csrf_token=lambda: "  ")
     (upgrade,) = [r for r in stub.requests if r.kind == "ws"]
     assert "csrf-token" not in upgrade.query
 
 
 async def test_ajax_polls_carry_udt_client_id_and_handshake_flag_only_while_closed(
-    make_client, stub: StubServer
+    make_client: Any, stub: StubServer
 ) -> None:
     await make_client(type="ajax", params={"room": "lobby"}, csrf_token="tok-1", client_id="c1")
     await stub.wait_for(lambda: len([r for r in stub.requests if r.kind == "poll"]) >= 2, 5 * S)
@@ -164,7 +164,7 @@ async def test_ajax_polls_carry_udt_client_id_and_handshake_flag_only_while_clos
 
 
 async def test_ajax_post_is_a_form_of_udt_client_id_ppstr_without_params(
-    make_client, stub: StubServer
+    make_client: Any, stub: StubServer
 ) -> None:
     client = await make_client(type="ajax", params={"room": "lobby"}, csrf_token="tok-1")
     assert await client.send(("my-app/hello", 1))
@@ -177,7 +177,7 @@ async def test_ajax_post_is_a_form_of_udt_client_id_ppstr_without_params(
 
 
 async def test_ws_frames_are_sentes_envelopes_with_six_hex_cb_ids(
-    make_client, stub: StubServer
+    make_client: Any, stub: StubServer
 ) -> None:
     client = await make_client(type="ws")
     await client.send(("my-app/hello", {"x": 1}))
@@ -191,7 +191,7 @@ async def test_ws_frames_are_sentes_envelopes_with_six_hex_cb_ids(
 
 
 @pytest.mark.parametrize("type", TYPES)
-async def test_request_returns_the_servers_reply(make_client, type: str) -> None:
+async def test_request_returns_the_servers_reply(make_client: Any, type: str) -> None:
     client = await make_client(type=type)
     data = {kw("x"): [1, "two", None]}
     assert await client.request((kw("my-app/echo"), data), 2 * S) == data
@@ -201,7 +201,7 @@ async def test_request_returns_the_servers_reply(make_client, type: str) -> None
 
 @pytest.mark.parametrize("type", TYPES)
 async def test_request_timeout_raises_and_the_late_reply_is_dropped(
-    make_client, type: str, caplog: pytest.LogCaptureFixture
+    make_client: Any, type: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = await make_client(type=type)
     with pytest.raises(ReplyTimeout):
@@ -214,14 +214,14 @@ async def test_request_timeout_raises_and_the_late_reply_is_dropped(
         assert "reply without a pending request" in caplog.text
 
 
-async def test_raw_request_returns_sentes_keywords(make_client) -> None:
+async def test_raw_request_returns_sentes_keywords(make_client: Any) -> None:
     client = await make_client(type="ws")
     assert await client.request(("my-app/late", 300), 50 * MS, raw=True) is CHSK_TIMEOUT
     await client.disconnect()
     assert await client.request(("my-app/echo", 1), 1, raw=True) is CHSK_CLOSED
 
 
-async def test_many_concurrent_requests_each_get_their_own_reply(make_client) -> None:
+async def test_many_concurrent_requests_each_get_their_own_reply(make_client: Any) -> None:
     client = await make_client(type="ws")
     replies = await asyncio.gather(*(client.request(("my-app/echo", i), 5 * S) for i in range(200)))
     assert replies == list(range(200))
@@ -231,7 +231,9 @@ async def test_many_concurrent_requests_each_get_their_own_reply(make_client) ->
 
 
 @pytest.mark.parametrize("type", TYPES)
-async def test_pushed_batch_reaches_handlers_and_streams_in_order(make_client, type: str) -> None:
+async def test_pushed_batch_reaches_handlers_and_streams_in_order(
+    make_client: Any, type: str
+) -> None:
     client = await make_client(type=type)
     seen: list[str] = []
     client.on("my-app/alert", lambda msg: seen.append(msg.data))
@@ -245,7 +247,7 @@ async def test_pushed_batch_reaches_handlers_and_streams_in_order(make_client, t
 
 @pytest.mark.parametrize("type", TYPES)
 async def test_pushed_events_in_the_chsk_namespace_are_dropped(
-    make_client, recorder: Recorder, type: str, caplog: pytest.LogCaptureFixture
+    make_client: Any, recorder: Recorder, type: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = await make_client(type=type)
     await client.send("my-app/push-chsk")
@@ -256,7 +258,7 @@ async def test_pushed_events_in_the_chsk_namespace_are_dropped(
 
 
 async def test_server_ping_is_answered_with_a_pong_and_emitted(
-    make_client, stub: StubServer, recorder: Recorder
+    make_client: Any, stub: StubServer, recorder: Recorder
 ) -> None:
     client = await make_client(type="ws")
     await client.send("my-app/ping-me")
@@ -270,7 +272,7 @@ async def test_server_ping_is_answered_with_a_pong_and_emitted(
 
 
 async def test_client_pings_after_silence_and_a_pong_keeps_it_open(
-    make_client, stub: StubServer, recorder: Recorder
+    make_client: Any, stub: StubServer, recorder: Recorder
 ) -> None:
     await make_client(type="ws")  # fast_timing: a ping after 200 ms of silence
     await stub.wait_for(lambda: stub.received_ids().count("chsk/ws-ping") >= 2, 5 * S)
@@ -280,7 +282,7 @@ async def test_client_pings_after_silence_and_a_pong_keeps_it_open(
 
 
 async def test_unanswered_ping_reconnects_with_reason_ws_ping_timeout(
-    make_client, stub: StubServer, recorder: Recorder
+    make_client: Any, stub: StubServer, recorder: Recorder
 ) -> None:
     stub.answer_pings = False
     await make_client(type="ws")
@@ -307,7 +309,7 @@ async def test_send_and_request_before_start_report_closed(stub: StubServer) -> 
 
 @pytest.mark.parametrize("type", TYPES)
 async def test_disconnect_closes_cleanly_and_stops_reconnecting(
-    make_client, stub: StubServer, recorder: Recorder, type: str
+    make_client: Any, stub: StubServer, recorder: Recorder, type: str
 ) -> None:
     client = await make_client(type=type)
     await client.disconnect()
@@ -325,7 +327,7 @@ async def test_disconnect_closes_cleanly_and_stops_reconnecting(
 
 
 @pytest.mark.parametrize("type", TYPES)
-async def test_pending_request_ends_closed_on_disconnect(make_client, type: str) -> None:
+async def test_pending_request_ends_closed_on_disconnect(make_client: Any, type: str) -> None:
     client = await make_client(type=type)
     pending = asyncio.ensure_future(client.request("my-app/silent", 10 * S))
     await asyncio.sleep(100 * MS)  # the request is on the wire
@@ -334,7 +336,7 @@ async def test_pending_request_ends_closed_on_disconnect(make_client, type: str)
         await pending
 
 
-async def test_close_ends_event_streams(make_client) -> None:
+async def test_close_ends_event_streams(make_client: Any) -> None:
     client = await make_client(type="ws")
     stream = client.events()
     await client.close()
@@ -350,12 +352,12 @@ async def test_close_ends_event_streams(make_client) -> None:
 @pytest.mark.parametrize(
     "bad", ["no-namespace", ("chsk/state", 1), (1, 2), ("a/b", 1, 2), [], {"a/b": 1}]
 )
-async def test_invalid_events_are_usage_errors(make_client, bad: object) -> None:
+async def test_invalid_events_are_usage_errors(make_client: Any, bad: object) -> None:
     client = await make_client(type="ws")
     with pytest.raises(UsageError):
-        await client.send(bad)  # type: ignore[arg-type]
+        await client.send(bad)
     with pytest.raises(UsageError):
-        await client.request(bad, 1)  # type: ignore[arg-type]
+        await client.request(bad, 1)
 
 
 async def test_bad_options_are_usage_errors() -> None:
@@ -368,7 +370,7 @@ async def test_bad_options_are_usage_errors() -> None:
 
 
 async def test_handler_errors_are_logged_and_others_still_run(
-    make_client, caplog: pytest.LogCaptureFixture
+    make_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = await make_client(type="ws")
     seen: list[str] = []
@@ -387,8 +389,8 @@ async def test_handler_errors_are_logged_and_others_still_run(
     assert caplog.text.count("RuntimeError: boom") == 2
 
 
-async def test_async_handlers_run_as_tasks(make_client) -> None:
-    client = await make_client(type="ws")
+async def test_async_handlers_run_as_tasks(make_client: Any) -> None:
+    client: Client = await make_client(type="ws")
     done = asyncio.Event()
     seen: list[str] = []
 
@@ -405,7 +407,7 @@ async def test_async_handlers_run_as_tasks(make_client) -> None:
 
 
 async def test_default_handler_gets_only_events_without_their_own(
-    make_client, recorder: Recorder
+    make_client: Any, recorder: Recorder
 ) -> None:
     client = await make_client(type="ws")
     own: list[str] = []

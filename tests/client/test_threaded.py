@@ -150,4 +150,4 @@ def test_open_timeout_raises_and_leaves_nothing_behind() -> None:
 
 def test_bad_options_raise_in_the_callers_thread() -> None:
     with pytest.raises(UsageError):
-        ThreadedClient("http://127.0.0.1:1/chsk", type="pigeon")  # type: ignore[arg-type]
+        ThreadedClient("http://127.0.0.1:1/chsk", type="pigeon")

@@ -131,7 +131,12 @@ def test_first_retry_is_immediate_then_backoff_with_udt_next_reconnect() -> None
     assert [ch.new["last-close"] for ch in closed] == [{"udt": 1_000, "reason": "clean"}]
     c.retry()
     asked: list[int] = []
-    assert c.lost("unexpected", 2_000, lambda n: asked.append(n) or 2_500) == 2_500
+
+    def backoff(n: int) -> int:
+        asked.append(n)
+        return 2_500
+
+    assert c.lost("unexpected", 2_000, backoff) == 2_500
     assert asked == [2]
     assert c.map["udt-next-reconnect"] == 4_500
     assert c.map["last-close"]["reason"] == "clean"  # not open when lost again: kept
