@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from traitlets import Bool, HasTraits, List, Unicode
 
 from jupyter_sente.client import EventMsg, ThreadedClient
-from jupyter_sente.core.events import CHSK_CLOSED, CHSK_ERROR, is_reply_error
+from jupyter_sente.core.events import CHSK_CLOSED, CHSK_ERROR, is_event, is_reply_error
 from jupyter_sente.core.replies import reply_error
 from jupyter_sente.core.rooms import (
     K_CLIENT_ID,
@@ -71,7 +71,7 @@ from jupyter_sente.core.rooms import (
 from jupyter_sente.exceptions import ReplyClosed, ReplyError, UsageError
 from jupyter_sente.jupyter.kernel_auth import AUTH_SCHEME, ENV_SECRET, ENV_URL, KERNEL_CLIENT_PREFIX
 from jupyter_sente.packers.plain import event_from_plain, from_plain, to_plain
-from jupyter_sente.values import Keyword, kw
+from jupyter_sente.values import MAP_TYPES, VECTOR_TYPES, Keyword, kw
 
 __all__ = ["KernelPeer", "Message", "Room", "Sender", "connection", "room", "rooms"]
 
@@ -99,7 +99,7 @@ class Sender:
     @classmethod
     def of(cls, wire: Any) -> Sender:
         """The sender from a pushed event's ``:from`` map."""
-        m = wire if isinstance(wire, Mapping) else {}
+        m = wire if isinstance(wire, MAP_TYPES) else {}
         uid = m.get(K_UID)
         name = m.get(K_NAME) or str(uid)
         return cls(
@@ -382,8 +382,8 @@ class KernelPeer:
         r._state_pushed = False
         data = join_data(name, handles=[kw(i) for i in r.handled_ids()])
         reply = self.request([ROOM_JOIN, data], timeout)
-        if is_reply_error(reply) or not isinstance(reply, Mapping) or reply.get(K_OK) is not True:
-            why = reply.get(K_ERROR) if isinstance(reply, Mapping) else reply
+        if is_reply_error(reply) or not isinstance(reply, MAP_TYPES) or reply.get(K_OK) is not True:
+            why = reply.get(K_ERROR) if isinstance(reply, MAP_TYPES) else reply
             raise UsageError(f"could not join room {name!r}: {why}")
         r.joined = True
         state = reply.get(K_STATE) or {}
@@ -425,7 +425,7 @@ class KernelPeer:
     # -- incoming (client thread) -> handler thread -------------------------------------------
 
     def _room_of(self, data: Any) -> Room | None:
-        if not isinstance(data, Mapping):
+        if not isinstance(data, MAP_TYPES):
             return None
         with self.lock:
             name = data.get(K_ROOM)
@@ -437,7 +437,7 @@ class KernelPeer:
         if r is None:
             return
         ev = em.data.get(K_EVENT)
-        if not isinstance(ev, (list, tuple)) or not ev or not isinstance(ev[0], Keyword):
+        if not is_event(ev):
             return
         request_id = em.data.get(K_REQUEST_ID)
         msg = Message(
@@ -465,7 +465,8 @@ class KernelPeer:
     def _on_handshake(self, em: EventMsg) -> None:
         # A reconnect: join every room again (the server may have dropped them after its
         # grace period); each join brings a full presence state.
-        first = isinstance(em.data, (list, tuple)) and len(em.data) > 3 and em.data[3] is True
+        data = em.data
+        first = isinstance(data, VECTOR_TYPES) and len(data) > 3 and data[3] is True
         if first:
             return
         with self.lock:

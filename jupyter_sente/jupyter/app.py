@@ -278,10 +278,26 @@ class SenteApp(ExtensionApp):
         notebook = None
         if kernel:
             conn_request = msg.connection.request if msg.connection is not None else request
-            notebook = conn_request.param("notebook") or request.param("notebook")
+            notebook = self.notebook_label(
+                conn_request.param("notebook") or request.param("notebook")
+            )
         return Caller(
             Peer(msg.uid, msg.client_id),
             self.identity(request),
             KIND_KERNEL if kernel else KIND_TAB,
             notebook,
         )
+
+    def notebook_label(self, path: str | None) -> str | None:
+        """A kernel's notebook as presence shows it: relative to the server's root, never absolute.
+
+        Kernels report ``JPY_SESSION_NAME``, an absolute path: other members see only the part
+        under ``root_dir`` (the name alone for a file elsewhere).
+        """
+        if not path:
+            return None
+        root = getattr(self.serverapp, "root_dir", None)
+        if root and os.path.isabs(path):
+            rel = os.path.relpath(path, os.path.abspath(os.path.expanduser(root)))
+            path = os.path.basename(path) if rel.startswith(os.pardir) else rel
+        return path.replace(os.sep, "/")
