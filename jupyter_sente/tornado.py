@@ -55,7 +55,8 @@ class TornadoWebSocketChannel:
     """A :class:`~jupyter_sente.server.ServerChannel` over an open Tornado WebSocket.
 
     ``buffered_amount`` counts bytes handed to ``write_message`` whose write future has not
-    resolved yet: they sit in the IOStream buffer because the peer is not reading.
+    resolved yet: they sit in the IOStream buffer because the peer is not reading. A write
+    that went straight to the kernel (the stream holds nothing after it) is not counted.
     """
 
     __slots__ = ("_buffered", "_closed", "_handler", "_stream")
@@ -82,8 +83,13 @@ class TornadoWebSocketChannel:
             written = self._handler.write_message(data, binary=False)
         except tornado.websocket.WebSocketClosedError:
             return False
-        self._buffered += len(data)
-        written.add_done_callback(functools.partial(self._written, len(data)))
+        stream = self._stream
+        if stream is None or stream.writing():
+            # only a write left in the IOStream buffer needs tracking: a done-callback on
+            # every frame would cost an extra event-loop callback per frame
+            size = len(data)
+            self._buffered += size
+            written.add_done_callback(functools.partial(self._written, size))
         return True
 
     def _written(self, size: int, future: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import socket
@@ -17,6 +18,7 @@ from tornado.websocket import WebSocketClientConnection
 
 from jupyter_sente.packers import get_packer
 from jupyter_sente.server import EventMsg
+from jupyter_sente.tornado import TornadoWebSocketChannel
 from jupyter_sente.values import kw
 from tests.server.helpers import SCALE, Live, S, body, ms, read
 
@@ -242,6 +244,43 @@ async def test_a_client_that_stops_reading_is_closed_and_others_keep_their_laten
     assert statistics.median(during) < max(10 * statistics.median(baseline), 0.02 * SCALE)
     assert max(during) < 0.5 * SCALE
     assert live.server.connected_uids.any == frozenset({"normal"})
+
+
+@pytest.mark.asyncio
+async def test_the_tornado_backlog_counts_only_bytes_the_socket_has_not_taken(
+    start: Start,
+) -> None:
+    live = start()
+    raw = await raw_upgrade(live.port, "client-id=b1&uid=backlog")
+    loop = asyncio.get_running_loop()
+    drained: asyncio.Task[None] | None = None
+    try:
+        await live.until(lambda: len(live.open_sockets) == 1)
+        [handler] = live.open_sockets
+        channel = TornadoWebSocketChannel(handler)
+        assert channel.send(b'[[:my-app/small "x"] nil]')
+        assert channel.buffered_amount == 0, "a write the kernel took at once is no backlog"
+        frame = b"x" * 64 * 1024
+        for _ in range(1000):  # the unread socket fills the kernel's buffers
+            assert channel.send(frame)
+            if channel.buffered_amount:
+                break
+        assert 0 < channel.buffered_amount <= len(frame)
+
+        async def drain() -> None:
+            while await loop.sock_recv(raw, 1 << 20):
+                pass
+
+        drained = asyncio.ensure_future(drain())
+        # writes complete in order: once this one has, every earlier one has been counted off
+        await asyncio.wait_for(handler.write_message("[[:my-app/last] nil]"), 5 * S)
+        assert channel.buffered_amount == 0
+    finally:
+        raw.close()
+        if drained is not None:
+            drained.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await drained
 
 
 # -- many clients -----------------------------------------------------------------------------
