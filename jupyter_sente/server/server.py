@@ -714,8 +714,12 @@ class ChannelSocketServer:
         data = self._pack_batch(events)
         if data is None:
             return
+        now = _now_ms()
         for conn in recipients:
-            self._attempt(conn.key, data, 0)
+            # the entries came from the table just now: try them directly; a failed send
+            # takes the general path (lookup by key, then Sente's retries)
+            if not self._send_now(conn, data, now):
+                self._attempt(conn.key, data, 0)
 
     def _recipients(self, kind: Transport, target: Any) -> list[Connection]:
         if target is EVERYONE:
@@ -748,12 +752,8 @@ class ChannelSocketServer:
     def _attempt(self, key: ConnKey, data: bytes, retry: int) -> None:
         """Deliver ``data`` to the client ``key`` now, else retry (Sente's backoff, 6 attempts)."""
         conn = self._table.get(*key)
-        if conn is not None and conn.state is ConnState.OPEN and conn.channel is not None:
-            channel = conn.channel
-            if channel.is_open and channel.send(data):
-                if isinstance(channel, WsSocket) and channel.keepalive is not None:
-                    channel.keepalive.activity(_now_ms())
-                return
+        if conn is not None and self._send_now(conn, data, _now_ms()):
+            return
         if self._closed:
             return
         delay = send_retry_delay_ms(retry, random.random())
@@ -763,6 +763,20 @@ class ChannelSocketServer:
         entry = _Retry(key, data, retry + 1)
         entry.timer = _running_loop().call_later(delay / 1000, self._retry_due, entry)
         self._retries.setdefault(key, []).append(entry)
+
+    def _send_now(self, conn: Connection, data: bytes, now: float) -> bool:
+        """Write ``data`` to ``conn``'s live channel; False when it has none or the send failed."""
+        channel = conn.channel
+        if conn.state is not ConnState.OPEN or channel is None:
+            return False
+        if isinstance(channel, WsSocket):
+            # _write checks that the socket is open itself
+            if not self._write(channel, data):
+                return False
+            if channel.keepalive is not None:
+                channel.keepalive.activity(now)
+            return True
+        return channel.is_open and channel.send(data)
 
     def _retry_due(self, entry: _Retry) -> None:
         waiting = self._retries.get(entry.key)
