@@ -13,7 +13,17 @@ from typing import Any
 
 from jupyter_server.auth import User
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Callable, Int, Unicode, Union, default, import_item, validate
+from traitlets import (
+    Bool,
+    Callable,
+    Int,
+    TraitError,
+    Unicode,
+    Union,
+    default,
+    import_item,
+    validate,
+)
 
 from jupyter_sente.core.events import SKIP_CSRF_CHECK
 from jupyter_sente.core.rooms import (
@@ -127,7 +137,7 @@ class SenteApp(ExtensionApp):
     def _validate_packer(self, proposal: dict[str, Any]) -> str:
         value: str = proposal["value"]
         if value not in PACKER_NAMES:
-            raise UsageError(
+            raise TraitError(
                 f"SenteApp.packer must be one of {', '.join(PACKER_NAMES)}, got {value!r}"
             )
         return value
@@ -175,8 +185,12 @@ class SenteApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Close the hub and the server; withdraw the kernel variables if they are still ours."""
-        self.hub.close()
-        self.server.close()
+        # after a failed load (bad option) there is nothing to close
+        hub, server = getattr(self, "hub", None), getattr(self, "server", None)
+        if hub is not None:
+            hub.close()
+        if server is not None:
+            server.close()
         if self.kernel_secret is not None and os.environ.get(ENV_SECRET) == self.kernel_secret:
             os.environ.pop(ENV_SECRET, None)
             os.environ.pop(ENV_URL, None)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tornado.httpclient import HTTPClientError
 
 from jupyter_sente.jupyter.kernel_auth import ENV_SECRET, ENV_URL
 from jupyter_sente.values import kw
@@ -76,6 +77,22 @@ async def test_stopping_the_extension_withdraws_the_kernel_variables(jp_serverap
     await asyncio.sleep(0)
     await sente_app(jp_serverapp).stop_extension()
     assert ENV_SECRET not in os.environ and ENV_URL not in os.environ
+
+
+class TestInvalidOptions:
+    @pytest.fixture
+    def sente_config(self) -> dict[str, Any]:
+        return {"lp_timeout_ms": 70_000}
+
+    async def test_an_invalid_option_fails_the_load_with_the_reason(
+        self, capfd: pytest.CaptureFixture[str], jp_fetch: Any
+    ) -> None:
+        logged = capfd.readouterr().err
+        assert "jupyter_sente | extension failed loading" in logged
+        assert "lp-timeout-ms must be < 60000" in logged
+        with pytest.raises(HTTPClientError) as e:
+            await jp_fetch("sente", "chsk", params={"client-id": "c1"})
+        assert e.value.code == 404
 
 
 class TestWithoutKernels:
