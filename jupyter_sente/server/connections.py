@@ -96,6 +96,8 @@ class ConnectionTable:
 
     def __init__(self) -> None:
         self._conns: dict[ConnKey, Connection] = {}
+        # the same entries by transport: a flush to everyone reads one transport's entries
+        self._by_kind: dict[Transport, dict[ConnKey, Connection]] = {"ws": {}, "ajax": {}}
         self._by_uid: dict[tuple[Transport, Hashable], dict[str, Connection]] = {}
         self._counted: dict[tuple[Transport, Hashable], int] = {}
         self._sets: dict[str, set[Any]] = {"ws": set(), "ajax": set(), "any": set()}
@@ -120,7 +122,9 @@ class ConnectionTable:
 
     def add(self, conn: Connection) -> None:
         """Put a new (HANDSHAKING) entry in."""
-        self._conns[conn.key] = conn
+        key = conn.key
+        self._conns[key] = conn
+        self._by_kind[conn.kind][key] = conn
         self._by_uid.setdefault((conn.kind, conn.uid), {})[conn.client_id] = conn
 
     def of_uid(self, kind: Transport, uid: Hashable) -> list[Connection]:
@@ -129,7 +133,11 @@ class ConnectionTable:
 
     def all(self, kind: Transport | None = None) -> list[Connection]:
         """Every entry, or every entry of one transport (a snapshot)."""
-        return [c for c in self._conns.values() if kind is None or c.kind == kind]
+        return list((self._conns if kind is None else self._by_kind[kind]).values())
+
+    def count(self, kind: Transport) -> int:
+        """How many entries one transport has."""
+        return len(self._by_kind[kind])
 
     def apply(self, conn: Connection, event: ConnEvent) -> UidChange:
         """Move ``conn`` by ``event`` (``TransitionError`` if illegal) and update the uid sets."""
@@ -143,8 +151,10 @@ class ConnectionTable:
         return self._recount(conn.kind, conn.uid, 1 if now else -1)
 
     def _remove(self, conn: Connection) -> None:
-        if self._conns.get(conn.key) is conn:
-            del self._conns[conn.key]
+        key = conn.key
+        if self._conns.get(key) is conn:
+            del self._conns[key]
+            del self._by_kind[conn.kind][key]
         peers = self._by_uid.get((conn.kind, conn.uid))
         if peers is not None and peers.get(conn.client_id) is conn:
             del peers[conn.client_id]

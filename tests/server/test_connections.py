@@ -54,3 +54,17 @@ def test_handshake_only_entries_never_count() -> None:
     assert not table.apply(c, E.HANDSHAKE).changed
     assert not table.apply(c, E.GRACE_EXPIRED).changed
     assert table.uids == ConnectedUids() and len(table) == 0
+
+
+def test_entries_are_listed_and_counted_per_transport_until_gone() -> None:
+    table = ConnectionTable()
+    a, b, c = conn("ws", "dan", "t1"), conn("ajax", "dan", "t2"), conn("ws", "eve", "t3")
+    for entry in (a, b, c):
+        table.add(entry)
+    assert table.all() == [a, b, c]
+    assert table.all("ws") == [a, c] and table.all("ajax") == [b]
+    assert (table.count("ws"), table.count("ajax")) == (2, 1)
+    table.apply(b, E.HANDSHAKE)
+    table.apply(b, E.GRACE_EXPIRED)
+    assert table.all("ajax") == [] and table.count("ajax") == 0
+    assert table.all() == [a, c]
