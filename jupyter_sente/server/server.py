@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import secrets
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, TypeVar, cast
@@ -216,6 +217,9 @@ class ChannelSocketServer:
         self._uid_watchers: list[UidsWatcher] = []
         self._conn_watchers: list[ConnectionWatcher] = []
         self._windows: dict[tuple[Transport, Any], BatchWindow[list[Any]]] = {}
+        # Ajax windows kept without a timer while the server has no Ajax entry at all
+        self._ajax_held: dict[Any, BatchWindow[list[Any]]] = {}
+        self._ajax_held_ends: deque[tuple[float, Any]] = deque()
         self._retries: dict[ConnKey, list[_Retry]] = {}
         self._sockets: set[WsSocket] = set()
         self._post_logged: dict[str, set[str]] = {}
@@ -300,6 +304,7 @@ class ChannelSocketServer:
             return
         if event[0] == CHSK_CLOSE:
             if flush:
+                self._ajax_held.pop(target, None)  # flushed to no one
                 for kind in _TRANSPORTS:
                     window = self._windows.get((kind, target))
                     if window is not None:
@@ -311,6 +316,9 @@ class ChannelSocketServer:
             key = (kind, target)
             window = self._windows.get(key)
             if window is None:
+                if kind == "ajax" and not self._table.count("ajax"):
+                    self._hold_ajax(target, event, now, flush)
+                    continue
                 ms = self.options.send_buf_ms_ws if kind == "ws" else self.options.send_buf_ms_ajax
                 window = self._windows[key] = BatchWindow(ms)
             deadline = window.add(event, now)
@@ -335,6 +343,8 @@ class ChannelSocketServer:
                     entry.timer.cancel()
         self._retries.clear()
         self._windows.clear()
+        self._ajax_held.clear()
+        self._ajax_held_ends.clear()
 
     # -- the host's side -------------------------------------------------------------------
 
@@ -436,7 +446,7 @@ class ChannelSocketServer:
             data = self._pack_handshake(uid, request)
             if conn is None:
                 conn = Connection("ajax", uid, client_id, _new_conn_id(), request)
-                self._table.add(conn)
+                self._add_entry(conn)
             else:
                 conn.channel = None  # a held poll, if any, is given up: it times out alone
                 self._apply(conn, ConnEvent.HANDSHAKE)
@@ -532,7 +542,7 @@ class ChannelSocketServer:
         conn = self._table.get(kind, uid, client_id)
         if conn is None:
             conn = Connection(kind, uid, client_id, conn_id, request)
-            self._table.add(conn)
+            self._add_entry(conn)
         event = NEW_CHANNEL_EVENT[conn.state]
         conn.channel = channel
         conn.conn_id = conn_id
@@ -544,6 +554,11 @@ class ChannelSocketServer:
             channel.connection = channel.source.conn = conn
         self._apply(conn, event)
         return conn
+
+    def _add_entry(self, conn: Connection) -> None:
+        self._table.add(conn)
+        if conn.kind == "ajax" and self._ajax_held:
+            self._release_held_ajax()
 
     def _detach(self, conn: Connection, channel: ServerChannel, grace_ms: int) -> None:
         if conn.channel is not channel or conn.state is not ConnState.OPEN:
@@ -720,6 +735,41 @@ class ChannelSocketServer:
             # takes the general path (lookup by key, then Sente's retries)
             if not self._send_now(conn, data, now):
                 self._attempt(conn.key, data, 0)
+
+    def _hold_ajax(self, target: Any, event: list[Any], now: float, flush: bool) -> None:
+        """With no Ajax entry at all: keep ``event`` as its Ajax window would, with no timer.
+
+        Sente finds a window's recipients when it closes, so an Ajax client that handshakes
+        while the window is open still gets its batch; :meth:`_release_held_ajax` makes the
+        windows still open real ones then. Windows that closed are dropped (to no one).
+        """
+        held, ends = self._ajax_held, self._ajax_held_ends
+        while ends and ends[0][0] <= now:
+            _, old = ends.popleft()
+            window = held.get(old)
+            if window is not None and window.deadline is not None and window.deadline <= now:
+                del held[old]
+        if flush:
+            held.pop(target, None)
+            return
+        window = held.get(target)
+        if window is None:
+            window = held[target] = BatchWindow(self.options.send_buf_ms_ajax)
+        deadline = window.add(event, now)
+        if deadline is not None:
+            ends.append((deadline, target))
+
+    def _release_held_ajax(self) -> None:
+        """The first Ajax entry came: the held windows still open flush when they would have."""
+        loop = _running_loop()
+        now = loop.time() * 1000
+        for target, window in self._ajax_held.items():
+            if window.deadline is not None and window.deadline > now:
+                key: tuple[Transport, Any] = ("ajax", target)
+                self._windows[key] = window
+                loop.call_at(window.deadline / 1000, self._flush, key, window)
+        self._ajax_held.clear()
+        self._ajax_held_ends.clear()
 
     def _recipients(self, kind: Transport, target: Any) -> list[Connection]:
         if target is EVERYONE:

@@ -310,6 +310,33 @@ async def test_ajax_batch_sent_between_polls_waits_for_the_next_poll(start: Star
     assert time.monotonic() - began < 1 * S  # delivered on the poll, not at lp-timeout
 
 
+async def test_first_ajax_client_gets_a_batch_sent_just_before_its_handshake(
+    start: Start,
+) -> None:
+    # Sente finds a window's recipients when it closes: a client that handshakes while the
+    # window is open gets the batch, even when the server had no Ajax client at the send
+    live = start(send_buf_ms_ajax=ms(400), lp_timeout_ms=ms(3000))
+    await live.ws_open("t1", uid="alice")
+    live.server.send("alice", [kw("my-app/alert"), "before"])
+    live.server.broadcast([kw("my-app/news"), 1])
+    await live.get("c1", uid="alice")  # handshake
+    batches = {body(await live.get("c1", uid="alice")) for _ in range(2)}  # a batch per poll
+    assert batches == {'[[[:my-app/alert "before"]] nil]', "[[[:my-app/news 1]] nil]"}
+
+
+async def test_first_ajax_client_misses_batches_whose_window_closed_before_it_came(
+    start: Start,
+) -> None:
+    live = start(send_buf_ms_ajax=ms(20), lp_timeout_ms=ms(3000))
+    live.server.send("alice", [kw("my-app/alert"), "gone"])
+    live.server.broadcast([kw("my-app/news"), "gone"])
+    await asyncio.sleep(0.1 * SCALE)  # both windows close, with no Ajax client to take them
+    live.server.send("alice", [kw("my-app/alert"), "later"])
+    await live.get("c1", uid="alice")  # handshake
+    response = await live.get("c1", uid="alice")
+    assert body(response) == '[[[:my-app/alert "later"]] nil]'
+
+
 async def test_ajax_uid_change_gets_a_new_handshake(start: Start) -> None:
     live = start(lp_timeout_ms=ms(200))
     await live.get("c1")
