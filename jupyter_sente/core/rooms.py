@@ -293,6 +293,13 @@ class Rooms:
                 peers.append(peer)
         return True
 
+    def handled_by(self, room: str, peer: Peer) -> list[Keyword]:
+        """The event ids ``peer`` handles in ``room``."""
+        r = self._rooms.get(room)
+        if r is None:
+            return []
+        return [ev_id for ev_id, peers in r.handlers.items() if peer in peers]
+
     def handlers(self, room: str, event_id: Keyword) -> list[Peer]:
         """The peers handling ``event_id`` in ``room``, in registration order."""
         r = self._rooms.get(room)
@@ -394,6 +401,9 @@ class RoutedRequests(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._routes)
+
+    def __contains__(self, request_id: object) -> bool:
+        return request_id in self._routes
 
     def add(
         self,

@@ -25,6 +25,7 @@ from traitlets import (
     validate,
 )
 
+from jupyter_sente.backplane import make_backplane
 from jupyter_sente.core.events import SKIP_CSRF_CHECK
 from jupyter_sente.core.rooms import (
     K_KIND,
@@ -44,6 +45,7 @@ from jupyter_sente.jupyter.kernel_auth import (
 )
 from jupyter_sente.packers import PACKER_NAMES
 from jupyter_sente.rooms.attach import attach_rooms
+from jupyter_sente.rooms.federation import RoomFederation
 from jupyter_sente.rooms.hub import Caller, RoomHub, RoomPolicy
 from jupyter_sente.server import ChannelSocketServer, EventMsg, RequestInfo, ServerOptions
 
@@ -105,9 +107,13 @@ class SenteApp(ExtensionApp):
         None,
         allow_none=True,
         help=(
-            "Backplane between servers: None (in-memory, one server) or a URL such as "
-            "redis://127.0.0.1:6379/0 (needs the 'redis' extra)."
+            "Share rooms with other servers through a backplane: redis://127.0.0.1:6379/0 "
+            "(needs the 'redis' extra) or memory:// (servers in one process). None: this "
+            "server's rooms are its own."
         ),
+    ).tag(config=True)
+    backplane_namespace = Unicode(
+        "default", help="Backplane namespace: servers share rooms only within one namespace."
     ).tag(config=True)
     room_policy = Union(
         [Callable(), Unicode()],
@@ -145,6 +151,7 @@ class SenteApp(ExtensionApp):
     # set by initialize_settings
     server: ChannelSocketServer
     hub: RoomHub
+    federation: RoomFederation | None
     kernel_secret: str | None = None
     owner_user: User
 
@@ -152,6 +159,7 @@ class SenteApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Build the channel-socket server and the room hub; export the kernel variables."""
+        assert self.serverapp is not None  # ExtensionApp links it before initialize
         self.owner_user = User(username=self.kernel_username)
         self.server = ChannelSocketServer(self.server_options())
         self.hub = attach_rooms(
@@ -163,17 +171,17 @@ class SenteApp(ExtensionApp):
         )
         self.settings["jupyter_sente_server"] = self.server
         self.settings["jupyter_sente_hub"] = self.hub
+        self.federation = None
         if self.backplane_url is not None:
-            self.log.warning(
-                "jupyter_sente: backplane_url is set, but rooms and pushes stay on this server "
-                "(the cross-server backplane is not wired into the extension yet)"
-            )
+            backplane = make_backplane(self.backplane_url, namespace=self.backplane_namespace)
+            self.federation = RoomFederation(self.hub, backplane)
+            # the backplane connects on the running loop
+            self.serverapp.io_loop.add_callback(self.federation.start)
         if self.kernel_connections:
             self.kernel_secret = new_secret()
             os.environ[ENV_SECRET] = self.kernel_secret
             os.environ.pop(ENV_URL, None)  # a stale URL from an earlier server in this process
             # The HTTP port is bound after extensions load: publish the URL from the loop.
-            assert self.serverapp is not None  # ExtensionApp links it before initialize
             self.serverapp.io_loop.add_callback(self.publish_kernel_url)
 
     def initialize_handlers(self) -> None:
@@ -187,6 +195,9 @@ class SenteApp(ExtensionApp):
         """Close the hub and the server; withdraw the kernel variables if they are still ours."""
         # after a failed load (bad option) there is nothing to close
         hub, server = getattr(self, "hub", None), getattr(self, "server", None)
+        federation = getattr(self, "federation", None)
+        if federation is not None:
+            await federation.stop()
         if hub is not None:
             hub.close()
         if server is not None:

@@ -108,6 +108,20 @@ class RoomPort(Protocol):
     def connected(self, peer: Peer) -> bool: ...
 
 
+class RoomBridge(Protocol):
+    """What the hub tells a bridge to other servers (a backplane); see ``rooms/federation.py``."""
+
+    def member_changed(self, room: str, member: Member, handles: list[Keyword]) -> None: ...
+
+    def member_left(self, room: str, member: Member) -> None: ...
+
+    def publish(self, room: str, push: dict[Keyword, Any]) -> None: ...
+
+    def forward_request(
+        self, handler: Peer, room: str, push: dict[Keyword, Any], timeout_ms: int
+    ) -> bool: ...
+
+
 @dataclass
 class _Waiter:
     reply: ReplyFn
@@ -147,6 +161,8 @@ class RoomHub:
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Set by a federation (``rooms/federation.py``): rooms then span servers.
+        self.bridge: RoomBridge | None = None
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -193,6 +209,64 @@ class RoomHub:
             self._timer.cancel()
             self._timer = None
         self._fail_routed(self.requests.close_all())
+
+    # -- what a federation (the bridge to other servers) calls -------------------------------
+
+    def remote_member(self, room: str, member: Member, handles: list[Keyword]) -> None:
+        """A member of another server joined ``room`` or changed; tell the local members."""
+        joined = self.rooms.join(room, member)
+        self.rooms.set_handlers(room, member.peer, handles)
+        if joined.diff is not None:
+            self._send_local(joined.others, [ROOM_PRESENCE_DIFF, joined.diff])
+
+    def remote_left(self, room: str, peer: Peer) -> None:
+        """A member of another server left ``room`` (or its server went away)."""
+        left = self.rooms.leave(room, peer)
+        if left is not None:
+            self._announce_leave(left)
+            self._fail_routed(self.requests.handler_gone(peer, room))
+
+    def remote_event(self, room: str, push: Any) -> None:
+        """A publish from another server: deliver it to the local members of ``room``."""
+        self._send_local(self.rooms.members(room), [ROOM_EVENT, push])
+
+    def relay_request(
+        self, room: str, to: Peer, push: Any, timeout_ms: int, reply: ReplyFn
+    ) -> None:
+        """A request another server routed to local member ``to``; ``reply`` carries the answer back."""
+        if not self.rooms.is_member(room, to) or not isinstance(push, MAP_TYPES):
+            reply(CHSK_CLOSED)
+            return
+        request_id = push.get(K_REQUEST_ID)
+        ev = push.get(K_EVENT)
+        if not isinstance(request_id, str) or request_id in self.requests:
+            reply(CHSK_ERROR)
+            return
+        timeout = min(max(1, timeout_ms), self.max_request_timeout_ms)
+        waiter = _Waiter(reply, Peer("", "", "remote"), event_id(ev), room)
+        self.requests.add(
+            request_id,
+            room=room,
+            requester=waiter.requester,
+            handler=to,
+            deadline=self._now_ms() + timeout,
+            token=waiter,
+        )
+        if not self.port.send(to, [ROOM_EVENT, push]):
+            self._fail_routed(self.requests.handler_gone(to, room))
+            return
+        self._arm_timer()
+
+    def remote_reply(self, request_id: Any, responder: Peer, value: Any) -> None:
+        """The answer to a request this server forwarded to ``responder`` on another server."""
+        waiter = self.requests.resolve(request_id, responder)
+        if waiter is not None:
+            waiter.reply(value)
+
+    def forget_remote_room(self, room: str) -> None:
+        """No local member is left in ``room``: drop what other servers said about it."""
+        for peer in [p for p in self.rooms.members(room) if p.host]:
+            self.remote_left(room, peer)
 
     # -- the events ------------------------------------------------------------------------
 
@@ -251,8 +325,9 @@ class RoomHub:
             reply({K_OK: True, K_ROOM: room, K_STATE: joined.state[K_STATE]})
         self.port.send(peer, [ROOM_PRESENCE, joined.state])
         if joined.diff is not None:
-            for other in joined.others:
-                self.port.send(other, [ROOM_PRESENCE_DIFF, joined.diff])
+            self._send_local(joined.others, [ROOM_PRESENCE_DIFF, joined.diff])
+        if self.bridge is not None:
+            self.bridge.member_changed(room, member, self.rooms.handled_by(room, peer))
 
     def _leave(self, caller: Caller, data: Any, reply: ReplyFn | None) -> None:
         room = read_room(data)
@@ -270,20 +345,29 @@ class RoomHub:
             raise ProtocolError("reserved event ids cannot have handlers")
         if not self.rooms.set_handlers(room, caller.peer, ids):
             raise ProtocolError(f"not in room {room!r}")
+        member = self.rooms.member(room, caller.peer)
+        if self.bridge is not None and member is not None:
+            self.bridge.member_changed(room, member, self.rooms.handled_by(room, caller.peer))
         if reply is not None:
             reply({K_OK: True, K_ROOM: room})
 
     def _publish(self, caller: Caller, data: Any, reply: ReplyFn | None) -> None:
         room = read_room(data)
         ev = self._user_event(data)
-        if not self.rooms.is_member(room, caller.peer):
+        member = self.rooms.member(room, caller.peer)
+        if member is None:
             raise ProtocolError(f"not in room {room!r}")
         include_self = data.get(K_INCLUDE_SELF) is True
-        push = [ROOM_EVENT, {K_ROOM: room, K_EVENT: ev, K_FROM: self._from(caller)}]
+        body = {K_ROOM: room, K_EVENT: ev, K_FROM: self._from(member)}
+        push = [ROOM_EVENT, body]
         sent = 0
         for peer in self.rooms.members(room):
+            if peer.host:
+                continue  # on another server: the bridge delivers there
             if (peer != caller.peer or include_self) and self.port.send(peer, push):
                 sent += 1
+        if self.bridge is not None and self._has_remote_members(room):
+            self.bridge.publish(room, body)
         if reply is not None:
             reply({K_OK: True, K_ROOM: room, K_DELIVERED: sent})
 
@@ -292,7 +376,8 @@ class RoomHub:
         ev = self._user_event(data)
         if reply is None:
             raise ProtocolError("a room request needs a reply (send it with a callback)")
-        if not self.rooms.is_member(room, caller.peer):
+        member = self.rooms.member(room, caller.peer)
+        if member is None:
             raise ProtocolError(f"not in room {room!r}")
         handler = self.rooms.route(room, event_id(ev), caller.peer)
         if handler is None:
@@ -313,8 +398,14 @@ class RoomHub:
             deadline=deadline,
             token=waiter,
         )
-        push = {K_ROOM: room, K_EVENT: ev, K_FROM: self._from(caller), K_REQUEST_ID: request_id}
-        if not self.port.send(handler, [ROOM_EVENT, push]):
+        push = {K_ROOM: room, K_EVENT: ev, K_FROM: self._from(member), K_REQUEST_ID: request_id}
+        if handler.host:
+            sent = self.bridge is not None and self.bridge.forward_request(
+                handler, room, push, timeout
+            )
+        else:
+            sent = self.port.send(handler, [ROOM_EVENT, push])
+        if not sent:
             self._fail_routed(self.requests.handler_gone(handler, room))
             return
         self._arm_timer()
@@ -353,16 +444,25 @@ class RoomHub:
         return ev
 
     @staticmethod
-    def _from(caller: Caller) -> dict[Keyword, Any]:
+    def _from(member: Member) -> dict[Keyword, Any]:
         return {
-            **caller.identity.to_wire(),
-            K_CLIENT_ID: caller.peer.client_id,
-            K_KIND: caller.kind,
+            **member.identity.to_wire(),
+            K_CLIENT_ID: member.peer.client_id,
+            K_KIND: member.kind,
         }
 
     def _announce_leave(self, left: Left) -> None:
-        for peer in left.others:
-            self.port.send(peer, [ROOM_PRESENCE_DIFF, left.diff])
+        self._send_local(left.others, [ROOM_PRESENCE_DIFF, left.diff])
+        if self.bridge is not None and not left.member.peer.host:
+            self.bridge.member_left(left.room, left.member)
+
+    def _send_local(self, peers: list[Peer], event: list[Any]) -> None:
+        for peer in peers:
+            if not peer.host:
+                self.port.send(peer, event)
+
+    def _has_remote_members(self, room: str) -> bool:
+        return any(p.host for p in self.rooms.members(room))
 
     @staticmethod
     def _fail_routed(waiters: list[_Waiter]) -> None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from jupyter_sente.backplane import MemoryBackplane
 from jupyter_sente.core.rooms import apply_presence_diff
 from jupyter_sente.values import kw
-from tests.extension.conftest import GRACE_MS, MS, Recorder, S
+from tests.extension.conftest import GRACE_MS, MS, Recorder, S, sente_app
 
 ROOM = kw("room")
 STATE = kw("state")
@@ -295,3 +296,41 @@ class TestAsyncRoomPolicy:
         bob, _ = await clients("bob")
         assert (await alice.request(join("lobby"), timeout=5 * S))[OK] is True
         assert (await bob.request(join("lobby"), timeout=5 * S))[OK] is False
+
+
+class TestBackplane:
+    @pytest.fixture
+    def sente_config(self) -> dict[str, Any]:
+        return {"backplane_url": "memory://", "backplane_namespace": "ext-test"}
+
+    async def test_rooms_are_announced_to_the_other_servers(
+        self, clients: Any, jp_serverapp: Any
+    ) -> None:
+        # another server on the same in-memory backplane sees the extension's presence
+        other = MemoryBackplane(namespace="ext-test", server_id="other-server")
+        seen: list[Any] = []
+        got = asyncio.Event()
+
+        def on_message(msg: Any) -> None:
+            seen.append(msg)
+            got.set()
+
+        await other.start(on_message)
+        await other.subscribe_room("lobby")
+        try:
+            alice, _ = await clients("alice", client_id="a-1")
+            await alice.request(join("lobby"), timeout=5 * S)
+
+            def snapshot() -> list[Any]:
+                return [m for m in seen if m.kind == "presence" and m.body.get("op") == "snapshot"]
+
+            while not snapshot():
+                got.clear()
+                await asyncio.wait_for(got.wait(), 5 * S)
+            (members,) = [m.body["members"] for m in snapshot()]
+            (meta,) = members.values()
+            assert (meta["uid"], meta["client-id"], meta["kind"]) == ("alice", "a-1", "tab")
+            federation = sente_app(jp_serverapp).federation
+            assert federation is not None and federation.backplane.health().connected
+        finally:
+            await other.stop()
