@@ -78,6 +78,8 @@ class TornadoWebSocketChannel:
         return self._buffered
 
     def send(self, data: bytes) -> bool:
+        if self._closed:
+            return False
         try:
             # bytes with binary=False: a text frame, without encoding the text again per peer
             written = self._handler.write_message(data, binary=False)

@@ -862,7 +862,8 @@ class ChannelSocketServer:
 
     def _write(self, sock: WsSocket, data: bytes) -> bool:
         """Write to a WebSocket; close it when its unsent backlog passes ``max_send_queue_bytes``."""
-        if not sock.is_open or not sock.channel.send(data):
+        # no is_open check first: a channel's send returns False once it is closed
+        if sock.closed or not sock.channel.send(data):
             return False
         limit = self.options.max_send_queue_bytes
         backlog = sock.channel.buffered_amount
