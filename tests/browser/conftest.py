@@ -298,8 +298,13 @@ def page(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Pa
 
 
 def open_and_run(page: Page, url: str) -> None:
-    """Open a notebook page, wait for its kernel, and run all its cells (menu Run > Run All)."""
+    """Open a notebook page, wait for its kernel, and run all its cells."""
     page.goto(url)
+    run_all(page)
+
+
+def run_all(page: Page) -> None:
+    """Wait for the open notebook's kernel, then run all its cells (menu Run > Run All)."""
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_function(KERNEL_READY, timeout=60 * PW_S)
     page.click('.lm-MenuBar-itemLabel:text-is("Run")')

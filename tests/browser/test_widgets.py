@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PW_S, JupyterServer, open_and_run, screenshot
+from tests.browser.conftest import PW_S, JupyterServer, open_and_run, run_all, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +122,7 @@ def test_nb7_liveplot_and_eventlog_in_the_dark_theme(
     page.goto(jupyter_server.nb7_url(nb))
     set_theme(page, "JupyterLab Dark")
     try:
-        open_and_run(page, jupyter_server.nb7_url(nb))
+        run_all(page)
         log = page.locator(".jps-eventlog")
         expect(log.locator('.jps-log-row[data-id="dash/done"]')).to_have_count(1)
 
