@@ -47,7 +47,7 @@ from jupyter_sente.core.replies import PendingReplies, reply_error
 from jupyter_sente.core.timing import ClientTiming, KeepAlive, KeepAliveAction, exp_backoff_ms
 from jupyter_sente.exceptions import PackError, ProtocolError, UsageError
 from jupyter_sente.packers import Packer, get_packer
-from jupyter_sente.values import VECTOR_TYPES, Keyword
+from jupyter_sente.values import VECTOR_TYPES, ImmutableList, Keyword
 
 __all__ = ["Client", "ClientType", "connect"]
 
@@ -140,6 +140,7 @@ class Client:
         self._csrf_token = csrf_token
         self.timing = timing or ClientTiming()
         self._rng = random.Random()
+        self._cb_bits = functools.partial(self._rng.getrandbits, 24)  # no Python frame per call
         cap = self.timing.backoff_cap_ms
         self._backoff_ms = backoff_ms or (
             lambda n: exp_backoff_ms(n, self._rng.random(), cap_ms=cap)
@@ -361,17 +362,31 @@ class Client:
             log.warning("request %s: the channel socket is not open", ev[0])
             value: Any = CHSK_CLOSED
         elif session.transport == "ws":
-            # inlined (not self._ws_request): a coroutine layer less on the hot path
-            cb_id, text, fut = self._ws_register(ev, timeout * 1000.0)
-            if await self._ws_send(session, text):
-                try:
-                    value = await fut
-                finally:
-                    if not fut.done():  # the caller gave up (cancelled): forget the cb-id
-                        self._pending.resolve(cb_id, None)
-            else:
-                self._pending.resolve(cb_id, None)
-                value = CHSK_ERROR
+            # _ws_register and _ws_send inlined: a call and a coroutine less on the hot path
+            loop = self._loop
+            assert loop is not None
+            cb_id = self._pending.new_cb_id(self._cb_bits)
+            text = self._packer.pack([ev, cb_id])
+            fut: asyncio.Future[Any] = loop.create_future()
+            deadline = loop.time() * 1000.0 + timeout * 1000.0
+            self._pending.add(cb_id, deadline, fut)
+            if self._timer is None or deadline < self._timer_at:
+                self._arm_timer(deadline)
+            ws = session.ws
+            try:
+                if ws is None:
+                    value = self._ws_send_failed(session, None)
+                else:
+                    try:
+                        await ws.send(text)
+                    except (ConnectionClosed, OSError) as e:
+                        value = self._ws_send_failed(session, e)
+                    else:
+                        session.comms += 1
+                        value = await fut
+            finally:
+                if not fut.done():  # not sent, or the caller gave up: forget the cb-id
+                    self._pending.resolve(cb_id, None)
         else:
             value = await self._post(session, ev, True, timeout)
         if raw or not isinstance(value, Keyword):
@@ -386,7 +401,7 @@ class Client:
     ) -> tuple[str, str, asyncio.Future[Any]]:
         """A cb-id, the frame ``[ev cb-id]`` and the future its reply (or timeout) resolves."""
         loop = self._running_loop()
-        cb_id = self._pending.new_cb_id(self._randbits)
+        cb_id = self._pending.new_cb_id(self._cb_bits)
         text = self._packer.pack([ev, cb_id])
         fut: asyncio.Future[Any] = loop.create_future()
         deadline = loop.time() * 1000.0 + timeout_ms
@@ -406,23 +421,28 @@ class Client:
             if not fut.done():
                 self._pending.resolve(cb_id, None)
 
-    def _randbits(self) -> int:
-        return self._rng.getrandbits(24)
-
     async def _ws_send(self, session: _Session, text: str) -> bool:
         ws = session.ws
         if ws is None:
-            session.finish(_Outcome("restart", "ws-error"))
+            self._ws_send_failed(session, None)
             return False
         try:
             await ws.send(text)
         except (ConnectionClosed, OSError) as e:
-            log.warning("WebSocket send failed (%s); reconnecting", e)
-            if self._session is session and self._conn.is_open:
-                session.finish(_Outcome("restart", "ws-error"))
+            self._ws_send_failed(session, e)
             return False
         session.comms += 1
         return True
+
+    def _ws_send_failed(self, session: _Session, error: Exception | None) -> Keyword:
+        """Restart the session after a failed send (``error`` None: no socket yet); ``:chsk/error``."""
+        if error is None:
+            session.finish(_Outcome("restart", "ws-error"))
+        else:
+            log.warning("WebSocket send failed (%s); reconnecting", error)
+            if self._session is session and self._conn.is_open:
+                session.finish(_Outcome("restart", "ws-error"))
+        return CHSK_ERROR
 
     def _arm_timer(self, deadline_ms: float) -> None:
         if self._timer is not None:
@@ -634,16 +654,24 @@ class Client:
         ):  # messages that came with the upgrade response, before connect() returned
             session.ws = ws
         try:
-            payload, cb_id = open_envelope(self._packer.unpack(data.decode()))
-        except (PackError, ProtocolError, UnicodeDecodeError) as e:
+            msg = self._packer.unpack(data.decode())
+        except (PackError, UnicodeDecodeError) as e:
             log.warning("dropped an unreadable frame: %s", e)
             return
-        if cb_id is not None and type(cb_id) is str:  # a reply: the hot path, checked first
-            hit = self._pending.resolve(cb_id, payload)
+        # A reply [payload "cb-id"] is the hot path: checked first, on the list itself (an EDN
+        # vector is edn-format's ImmutableList, whose len and [] are Python-level calls).
+        items = msg._list if type(msg) is ImmutableList else msg
+        if type(items) is list and len(items) == 2 and type(items[1]) is str:
+            hit = self._pending.resolve(items[1], items[0])
             if hit is not None:
                 if not hit[0].done():
-                    hit[0].set_result(payload)
+                    hit[0].set_result(items[0])
                 return
+        try:
+            payload, cb_id = open_envelope(msg)
+        except ProtocolError as e:
+            log.warning("dropped an unreadable frame: %s", e)
+            return
         try:
             if is_handshake(payload):
                 self._on_handshake("ws", payload)
