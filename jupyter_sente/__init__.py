@@ -11,6 +11,8 @@ __all__ = ["__version__"]
 # The cell API (jupyter_sente.room(...)) loads the client on first use, so that importing
 # the package stays light: no jupyter_server, tornado or asyncio client until needed.
 _KERNEL_API = ("Message", "Room", "room", "rooms")
+# The widgets (``sente.Chat("lobby")``) load anywidget and ipywidgets on first use, for the same reason.
+_WIDGETS = ("Chat", "EventLog", "Inspector", "LivePlot", "Presence")
 
 
 def __getattr__(name: str) -> Any:
@@ -18,6 +20,10 @@ def __getattr__(name: str) -> Any:
         from jupyter_sente import kernel  # noqa: PLC0415 (lazy, see above)
 
         return getattr(kernel, name)
+    if name in _WIDGETS:
+        from jupyter_sente import widgets  # noqa: PLC0415 (lazy, see above)
+
+        return getattr(widgets, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
