@@ -71,7 +71,7 @@ from jupyter_sente.core.rooms import (
 from jupyter_sente.exceptions import ReplyClosed, ReplyError, UsageError
 from jupyter_sente.jupyter.kernel_auth import AUTH_SCHEME, ENV_SECRET, ENV_URL, KERNEL_CLIENT_PREFIX
 from jupyter_sente.packers.plain import event_from_plain, from_plain, to_plain
-from jupyter_sente.values import MAP_TYPES, VECTOR_TYPES, Keyword, kw
+from jupyter_sente.values import MAP_TYPES, Keyword, kw
 
 __all__ = ["KernelPeer", "Message", "Room", "Sender", "connection", "room", "rooms"]
 
@@ -463,12 +463,9 @@ class KernelPeer:
             self._on_worker(lambda: r._apply_diff(diff))
 
     def _on_handshake(self, em: EventMsg) -> None:
-        # A reconnect: join every room again (the server may have dropped them after its
-        # grace period); each join brings a full presence state.
-        data = em.data
-        first = isinstance(data, VECTOR_TYPES) and len(data) > 3 and data[3] is True
-        if first:
-            return
+        # Every handshake after the first join is a reconnect: join every room again (the
+        # server may have dropped them after its grace period; joining again is harmless).
+        # Each join brings a full presence state.
         with self.lock:
             joined = [r for r in self.rooms.values() if r.joined]
         for r in joined:

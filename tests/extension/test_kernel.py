@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from jupyter_sente.exceptions import UsageError
-from jupyter_sente.kernel import connection
+from jupyter_sente.kernel import KernelPeer, connection
 from jupyter_sente.values import kw
 from tests.extension.conftest import MS, OWNER, Recorder, S
 from tests.extension.test_rooms import CONNS, EVENT, FROM, OK, ROOM, PresenceMirror, join
@@ -207,3 +207,28 @@ def test_a_kernel_without_the_variables_is_told_why_and_what_to_do() -> None:
     text = str(e.value)
     assert "JUPYTER_SENTE_URL and JUPYTER_SENTE_KERNEL_SECRET" in text
     assert "restart the kernel" in text
+
+
+async def test_a_kernel_rejoins_its_rooms_after_being_dropped(
+    clients: Any, chsk_url: str, kernel_secret: str
+) -> None:
+    # the kernel's peer, in this process on worker threads (the test's loop serves the server)
+    alice, alice_rec = await clients("alice", client_id="a-1")
+    await alice.request(join("lobby"), timeout=5 * S)
+    view = PresenceMirror(alice_rec, "lobby")
+
+    def connect() -> KernelPeer:
+        peer = KernelPeer(chsk_url, kernel_secret, client_id="kernel-inproc")
+        peer.room("lobby").on("dash/query", lambda msg: {"double": msg.data["q"] * 2})
+        return peer
+
+    peer = await asyncio.to_thread(connect)
+    try:
+        await alice_rec.wait_for(lambda: OWNER in view.state())
+        await asyncio.to_thread(peer.client.disconnect)
+        await alice_rec.wait_for(lambda: OWNER not in view.state())  # after the grace period
+        await asyncio.to_thread(peer.client.reconnect)
+        await alice_rec.wait_for(lambda: OWNER in view.state())
+        assert await alice.request(ask(4), timeout=5 * S) == {kw("double"): 8}  # handlers too
+    finally:
+        await asyncio.to_thread(peer.close)
