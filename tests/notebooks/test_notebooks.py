@@ -185,4 +185,8 @@ async def test_the_plain_tornado_notebook_echoes_broadcasts_and_stops(
             "ajax": ["bob"],
             "any": ["alice", "bob"],
         }
-        assert literal_eval(nb.text("stop")) == (True, True, True)
+        assert literal_eval(nb.text("stop")) == {
+            "alice closed": True,
+            "bob closed": True,
+            "port closed": True,
+        }
