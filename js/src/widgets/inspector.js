@@ -24,7 +24,8 @@ export const inspectorView = {
 
     /** @type {Record<string, HTMLElement>} */
     const dd = {};
-    const grid = h(doc, "dl", { class: "jps-inspector-grid" });
+    // divs, not dl/dt/dd: the host page's stylesheets style those (JupyterLab floats dt)
+    const grid = h(doc, "div", { class: "jps-inspector-grid" });
     for (const [key, label] of [
       ["server", "server"],
       ["transport", "transport"],
@@ -37,8 +38,8 @@ export const inspectorView = {
       ["pings", "server pings"],
       ["rooms", "rooms on this page"],
     ]) {
-      dd[key] = h(doc, "dd", { "data-field": key });
-      grid.append(h(doc, "dt", { text: label }), dd[key]);
+      dd[key] = h(doc, "div", { class: "jps-value", "data-field": key });
+      grid.append(h(doc, "div", { class: "jps-label", text: label }), dd[key]);
     }
     const timeline = h(doc, "ol", { class: "jps-timeline", "aria-label": "state timeline" });
 
@@ -81,7 +82,7 @@ export const inspectorView = {
       set("uid", hs === null ? "–" : String(hs.uid));
       set("handshake", hs === null ? "–" : `${hs.edn}  (${hs.first ? "first handshake" : "handshake"} at ${clock(hs.t)})`);
       const r = page.rtt;
-      set("rtt", r.last === null ? "–" : `${fmtMs(r.last)} (min ${fmtMs(r.min)}, avg ${fmtMs(r.avg)}, ${r.count} samples)`);
+      set("rtt", r.last === null ? "–" : `${fmtMs(r.last)} (min ${fmtMs(r.min)}, avg ${fmtMs(r.avg)}, ${r.count} ${r.count === 1 ? "sample" : "samples"})`);
       const b = page.batches;
       set(
         "batching",

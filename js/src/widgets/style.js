@@ -101,9 +101,9 @@ const CSS = `
 .jps-log-row[data-kind="presence"] { color: var(--jps-fg2); font-style: italic; }
 
 .jps-inspector-grid { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
-.jps-inspector-grid dt { color: var(--jps-fg2); white-space: nowrap; }
-.jps-inspector-grid dd { margin: 0; overflow-wrap: anywhere; }
-.jps-inspector-grid dd[data-field="handshake"] { font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 12px); }
+.jps-inspector-grid .jps-label { color: var(--jps-fg2); white-space: nowrap; }
+.jps-inspector-grid .jps-value { min-width: 0; overflow-wrap: anywhere; }
+.jps-inspector-grid .jps-value[data-field="handshake"] { font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 12px); }
 .jps-timeline { list-style: none; margin: 4px 0 0; padding: 0; max-height: 120px; overflow-y: auto; font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 12px); }
 .jps-section { margin-top: 8px; font-weight: 600; }
 .jps-buttons { margin-top: 8px; flex-wrap: wrap; }
