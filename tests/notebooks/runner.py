@@ -34,6 +34,14 @@ class ServerKernel:
         kc.load_connection_file(str(self.connection_file))
         return kc
 
+    # nbclient's cleanup after a failure: it must not shut the kernel down behind the server's
+    # back (notebook_run asks the server to), nor remove the server's files.
+    async def is_alive(self) -> bool:
+        return False
+
+    def cleanup_resources(self) -> None:
+        pass
+
 
 class NotebookRun:
     """A notebook being executed: run its cells in order, read their outputs by cell id."""
