@@ -9,6 +9,7 @@ coming back, bob on Ajax long-polling.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,8 +124,10 @@ def test_bob_goes_offline_shows_reconnecting_then_catches_up(chat: Chat, proxy: 
 
     proxy.set_online(True)
     bob.context.set_offline(False)
+    online = time.monotonic()
     # the next attempt comes after Sente's backoff: 2 to 4 s for the second one
     bob.page.wait_for_selector('.jps-chat .jps-status[data-phase="connected"]', timeout=20 * PW_S)
+    print(f"bob connected again {time.monotonic() - online:.1f} s after coming back online")
     presence = widget(bob.page, "presence")
     for uid in ("alice", "bob"):
         presence.locator(f'.jps-person[data-uid="{uid}"]').wait_for()
