@@ -5,8 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_sente._version import __version__
+from jupyter_sente.exceptions import (
+    ReplyClosed,
+    ReplyError,
+    ReplyFailed,
+    ReplyTimeout,
+    SenteError,
+    UsageError,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "Chat",
+    "EventLog",
+    "Inspector",
+    "LivePlot",
+    "Message",
+    "Presence",
+    "ReplyClosed",
+    "ReplyError",
+    "ReplyFailed",
+    "ReplyTimeout",
+    "Room",
+    "SenteError",
+    "UsageError",
+    "__version__",
+    "room",
+    "rooms",
+]
 
 # The cell API (jupyter_sente.room(...)) loads the client on first use, so that importing
 # the package stays light: no jupyter_server, tornado or asyncio client until needed.
@@ -25,6 +50,10 @@ def __getattr__(name: str) -> Any:
 
         return getattr(widgets, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
