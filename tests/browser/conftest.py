@@ -283,14 +283,18 @@ def context(browser: Browser, jupyter_server: JupyterServer) -> Iterator[Browser
 
 @pytest.fixture
 def page(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A page of the test's context; its uncaught errors are kept in ``page.sente_errors``.
+    """A page of the test's context; its uncaught errors are kept in ``page.sente_errors``, its
+    console warnings in ``page.sente_warnings``.
 
     A failed test leaves a screenshot, ``artifacts/browser/failed-<test>.png``.
     """
     pg = context.new_page()
     errors: list[str] = []
+    warnings: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     pg.sente_errors = errors  # type: ignore[attr-defined]
+    pg.sente_warnings = warnings  # type: ignore[attr-defined]
     yield pg
     report = getattr(request.node, "sente_report_call", None)
     if report is not None and report.failed:
@@ -309,6 +313,13 @@ def run_all(page: Page) -> None:
     page.wait_for_function(KERNEL_READY, timeout=60 * PW_S)
     page.click('.lm-MenuBar-itemLabel:text-is("Run")')
     page.click('li.lm-Menu-item[data-command="runmenu:run-all"]')
+
+
+def anywidget_warnings(page: Page) -> list[str]:
+    """The page's console warnings from anywidget (e.g. "Direct export of a 'render' will likely
+    be deprecated"): it names the widget model it warns about, and these pages have only ours."""
+    seen: list[str] = page.sente_warnings  # type: ignore[attr-defined]
+    return [w for w in seen if w.startswith("[anywidget]")]
 
 
 def screenshot(page: Page, name: str, *widgets: str) -> None:

@@ -9,7 +9,14 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import PW_S, JupyterServer, open_and_run, run_all, screenshot
+from tests.browser.conftest import (
+    PW_S,
+    JupyterServer,
+    anywidget_warnings,
+    open_and_run,
+    run_all,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -75,6 +82,8 @@ def test_lab_chat_presence_and_inspector(page: Page, jupyter_server: JupyterServ
     expect(inspector.locator('[data-field="handshake"]')).to_contain_text(':kind "tab"')
     screenshot(page, "lab-lobby", ".jps-chat", ".jps-presence", ".jps-inspector")
     assert page.sente_errors == []  # type: ignore[attr-defined]
+    # anywidget loaded three widget models and had nothing to say about their module
+    assert anywidget_warnings(page) == []
 
 
 # The kernel joins "dash" and, once a tab is there, sends 10,000 rows of 5 series: 9,940 in
@@ -144,6 +153,7 @@ def test_nb7_liveplot_and_eventlog_in_the_dark_theme(
     finally:
         set_theme(page, "JupyterLab Light")
     assert [e for e in page.sente_errors if "jps" in e or "sente" in e] == []  # type: ignore[attr-defined]
+    assert anywidget_warnings(page) == []
 
 
 def rtt_samples(inspector: Locator) -> int:

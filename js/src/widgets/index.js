@@ -45,7 +45,7 @@ function mountSafely(view, ctx) {
  * anywidget's render: one view of a model in `el`; returns its cleanup.
  * @param {{model: import("./view.js").Model, el: HTMLElement}} args
  */
-export function render({ model, el }) {
+function render({ model, el }) {
   const doc = el.ownerDocument;
   ensureStyle(doc);
   const kind = String(model.get("_sente_view"));
@@ -72,4 +72,5 @@ export function render({ model, el }) {
   };
 }
 
+// Only the default export: anywidget (0.9+) warns about a module that exports `render` by name.
 export default { render };
