@@ -26,6 +26,7 @@ from traitlets import (
 )
 
 from jupyter_sente.backplane import make_backplane
+from jupyter_sente.backplane.presence import EXPIRY_FACTOR, HEARTBEAT_MS
 from jupyter_sente.core.events import SKIP_CSRF_CHECK
 from jupyter_sente.core.rooms import (
     K_KIND,
@@ -35,7 +36,7 @@ from jupyter_sente.core.rooms import (
     Peer,
 )
 from jupyter_sente.exceptions import UsageError
-from jupyter_sente.jupyter.handlers import SenteHandler
+from jupyter_sente.jupyter.handlers import HealthHandler, SenteHandler
 from jupyter_sente.jupyter.kernel_auth import (
     ENV_SECRET,
     ENV_URL,
@@ -47,12 +48,24 @@ from jupyter_sente.packers import PACKER_NAMES
 from jupyter_sente.rooms.attach import attach_rooms
 from jupyter_sente.rooms.federation import RoomFederation
 from jupyter_sente.rooms.hub import Caller, RoomHub, RoomPolicy
-from jupyter_sente.server import ChannelSocketServer, EventMsg, RequestInfo, ServerOptions
+from jupyter_sente.server import (
+    BackplaneLink,
+    ChannelSocketServer,
+    EventMsg,
+    RequestInfo,
+    ServerOptions,
+    attach_backplane,
+)
 
-__all__ = ["CHSK_PATH", "SenteApp"]
+__all__ = ["CHSK_PATH", "HEALTH_PATH", "PAGE_CONFIG_KEY", "SenteApp"]
 
 #: Where the channel socket lives, under the server's ``base_url``.
 CHSK_PATH = "sente/chsk"
+#: The key of ``{"packer": ...}`` in the page config of JupyterLab and Notebook 7 pages
+#: (``<script id="jupyter-config-data">``): the widgets read it before they connect.
+PAGE_CONFIG_KEY = "jupyterSente"
+#: The health check (JSON), under the server's ``base_url``.
+HEALTH_PATH = "sente/health"
 
 _XSRF_COOKIE = "_xsrf"
 
@@ -107,13 +120,21 @@ class SenteApp(ExtensionApp):
         None,
         allow_none=True,
         help=(
-            "Share rooms with other servers through a backplane: redis://127.0.0.1:6379/0 "
-            "(needs the 'redis' extra) or memory:// (servers in one process). None: this "
-            "server's rooms are its own."
+            "Share rooms, per-uid sends and broadcasts with other servers through a "
+            "backplane: redis://127.0.0.1:6379/0 (needs the 'redis' extra) or memory:// "
+            "(servers in one process). None: this server's clients and rooms are its own."
         ),
     ).tag(config=True)
     backplane_namespace = Unicode(
         "default", help="Backplane namespace: servers share rooms only within one namespace."
+    ).tag(config=True)
+    backplane_heartbeat_ms = Int(
+        HEARTBEAT_MS,
+        help=(
+            "How often this server re-announces its room members on the backplane, in ms. "
+            f"The others drop them {EXPIRY_FACTOR} heartbeats after the last one heard "
+            "(a server that dies without saying goodbye)."
+        ),
     ).tag(config=True)
     room_policy = Union(
         [Callable(), Unicode()],
@@ -148,9 +169,19 @@ class SenteApp(ExtensionApp):
             )
         return value
 
+    @validate("backplane_heartbeat_ms")
+    def _validate_heartbeat(self, proposal: dict[str, Any]) -> int:
+        value: int = proposal["value"]
+        if not 0 < value <= 3_600_000:
+            raise TraitError(
+                f"SenteApp.backplane_heartbeat_ms must be in (0, 3600000], got {value!r}"
+            )
+        return value
+
     # set by initialize_settings
     server: ChannelSocketServer
     hub: RoomHub
+    link: BackplaneLink | None
     federation: RoomFederation | None
     kernel_secret: str | None = None
     owner_user: User
@@ -171,11 +202,15 @@ class SenteApp(ExtensionApp):
         )
         self.settings["jupyter_sente_server"] = self.server
         self.settings["jupyter_sente_hub"] = self.hub
-        self.federation = None
+        self.publish_page_config()
+        self.link = self.federation = None
         if self.backplane_url is not None:
             backplane = make_backplane(self.backplane_url, namespace=self.backplane_namespace)
-            self.federation = RoomFederation(self.hub, backplane)
-            # the backplane connects on the running loop
+            self.link = attach_backplane(self.server, backplane)
+            self.federation = RoomFederation(
+                self.hub, self.link, heartbeat_ms=self.backplane_heartbeat_ms
+            )
+            # the backplane connects on the running loop (the federation starts the link)
             self.serverapp.io_loop.add_callback(self.federation.start)
         if self.kernel_connections:
             self.kernel_secret = new_secret()
@@ -185,8 +220,9 @@ class SenteApp(ExtensionApp):
             self.serverapp.io_loop.add_callback(self.publish_kernel_url)
 
     def initialize_handlers(self) -> None:
-        """Route ``{base_url}sente/chsk`` (ExtensionApp adds the base_url)."""
+        """Route ``{base_url}sente/chsk`` and ``sente/health`` (ExtensionApp adds the base_url)."""
         self.handlers.append((rf"/{CHSK_PATH}", SenteHandler, {"server": self.server}))
+        self.handlers.append((rf"/{HEALTH_PATH}", HealthHandler, {"server": self.server}))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.publish_kernel_url()
@@ -196,8 +232,11 @@ class SenteApp(ExtensionApp):
         # after a failed load (bad option) there is nothing to close
         hub, server = getattr(self, "hub", None), getattr(self, "server", None)
         federation = getattr(self, "federation", None)
+        link = getattr(self, "link", None)
         if federation is not None:
-            await federation.stop()
+            await federation.stop()  # stops the link too
+        if link is not None:
+            await link.stop()
         if hub is not None:
             hub.close()
         if server is not None:
@@ -236,6 +275,16 @@ class SenteApp(ExtensionApp):
             if not callable(policy):
                 raise UsageError(f"SenteApp.room_policy {self.room_policy!r} is not callable")
         return policy  # type: ignore[no-any-return]
+
+    def publish_page_config(self) -> None:
+        """Tell browser pages the packer before they connect (a handshake is already packed).
+
+        JupyterLab and Notebook 7 render ``page_config_data`` into every page they serve; they
+        add their own keys to the same dict, whichever extension loads first.
+        """
+        assert self.serverapp is not None  # ExtensionApp links it before initialize
+        page_config = self.serverapp.web_app.settings.setdefault("page_config_data", {})
+        page_config[PAGE_CONFIG_KEY] = {"packer": self.packer}
 
     def publish_kernel_url(self) -> None:
         """Put the loopback channel-socket URL into the environment kernels inherit."""

@@ -10,11 +10,13 @@ request of a cookie session, including WebSocket upgrades and long-polls.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import TYPE_CHECKING, Any
 
 from jupyter_core.utils import ensure_async
-from jupyter_server.auth.decorator import ws_authenticated
-from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 
@@ -25,7 +27,7 @@ from jupyter_sente.tornado import ChannelSocketHandler, request_info
 if TYPE_CHECKING:
     from jupyter_sente.jupyter.app import SenteApp
 
-__all__ = ["AUTH_RESOURCE", "SenteHandler"]
+__all__ = ["AUTH_RESOURCE", "HealthHandler", "SenteHandler", "health_report"]
 
 #: The authorization resource (action ``execute``) an Authorizer decides on.
 AUTH_RESOURCE = "sente"
@@ -105,3 +107,44 @@ class SenteHandler(WebSocketMixin, ChannelSocketHandler, JupyterHandler):
         """An Ajax send."""
         await self._authorize()
         await super().post(*args, **kwargs)
+
+
+def health_report(server: ChannelSocketServer) -> dict[str, Any]:
+    """What ``{base_url}sente/health`` answers: ``ok``, connection counts, the backplane's health.
+
+    ``ok`` is false only when a backplane is configured and not connected (or its listener
+    died). Channel names are not shown (they name rooms and uids): only how many.
+    """
+    backplane = server.backplane
+    report: dict[str, Any] = {
+        "ok": True,
+        "connections": len(server.connections()),
+        "connected_uids": len(server.connected_uids.any),
+        "backplane": None,
+    }
+    if backplane is not None:
+        health = backplane.health()
+        fields = {f.name: getattr(health, f.name) for f in dataclasses.fields(health)}
+        report["backplane"] = {**fields, "subscribed": len(health.subscribed), "ok": health.ok}
+        report["ok"] = health.ok
+    return report
+
+
+class HealthHandler(APIHandler):
+    """GET ``{base_url}sente/health``: :func:`health_report` as JSON; 503 when not ``ok``.
+
+    Authenticated like the REST API; authorized for action ``read`` on resource ``sente``.
+    """
+
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self, server: ChannelSocketServer) -> None:
+        self.server = server
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """The report (a monitor polls it)."""
+        report = health_report(self.server)
+        self.set_status(200 if report["ok"] else 503)
+        self.finish(json.dumps(report))

@@ -5,7 +5,12 @@ members is in which room (presence: a snapshot when the room gets its first loca
 every heartbeat, diffs in between, ``leave-all`` when it empties, goodbye on stop), forwards
 publishes to the servers with members in the room, and routes requests to a handler peer on
 another server and its reply back. Delivery between servers is at most once, like the rest;
-presence heals itself by its heartbeats and queries.
+presence heals itself by its heartbeats and queries, and at once after the backplane
+reconnects (a snapshot and a query per room).
+
+Made with a :class:`~jupyter_sente.server.BackplaneLink` (``attach_backplane``), the
+federation shares that backplane with the server's per-uid sends and broadcasts; made with
+a bare :class:`~jupyter_sente.backplane.Backplane`, it owns it.
 """
 
 from __future__ import annotations
@@ -39,9 +44,13 @@ from jupyter_sente.core.rooms import (
 )
 from jupyter_sente.exceptions import PackError, ProtocolError, SenteError, UsageError
 from jupyter_sente.rooms.hub import RoomHub
+from jupyter_sente.server.backplane import BackplaneLink
 from jupyter_sente.values import MAP_TYPES, VECTOR_TYPES, Keyword
 
-__all__ = ["RoomFederation"]
+__all__ = ["ROOM_KINDS", "RoomFederation"]
+
+#: The backplane message kinds a federation handles.
+ROOM_KINDS = ("room", "presence", "request", "reply", "control")
 
 log = logging.getLogger("jupyter_sente.rooms")
 
@@ -53,6 +62,8 @@ def _key(peer: Peer) -> str:
 class RoomFederation:
     """Makes ``hub``'s rooms span every server on ``backplane`` (same namespace and packer).
 
+    ``backplane`` is a :class:`Backplane`, or the :class:`BackplaneLink` of the hub's server
+    (then both share it, and starting or stopping the federation starts or stops the link).
     ``await start()`` after the loop runs, ``await stop()`` on shutdown (it says goodbye, so
     the other servers drop this one's members at once rather than after expiry).
     """
@@ -60,7 +71,7 @@ class RoomFederation:
     def __init__(
         self,
         hub: RoomHub,
-        backplane: Backplane,
+        backplane: Backplane | BackplaneLink,
         *,
         heartbeat_ms: int = HEARTBEAT_MS,
         expiry_factor: int = EXPIRY_FACTOR,
@@ -68,7 +79,8 @@ class RoomFederation:
         if hub.bridge is not None:
             raise UsageError("this room hub is federated already")
         self.hub = hub
-        self.backplane = backplane
+        self.link = backplane if isinstance(backplane, BackplaneLink) else None
+        self.backplane = backplane.backplane if isinstance(backplane, BackplaneLink) else backplane
         self.heartbeat_ms = heartbeat_ms
         self.expiry_factor = expiry_factor
         self.local: dict[str, LocalPresence] = {}
@@ -76,14 +88,22 @@ class RoomFederation:
         self._opening: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
-        hub.host_id = backplane.server_id  # request ids unique across servers
+        self._session = (False, 0)  # (connected, reconnects) at the last tick
+        hub.host_id = self.backplane.server_id  # request ids unique across servers
         hub.bridge = self
+        if self.link is not None:
+            self.link.route(ROOM_KINDS, self._on_message)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the backplane and the heartbeat."""
-        await self.backplane.start(self._on_message)
+        """Start the backplane (or the link) and the heartbeat."""
+        if self.link is not None:
+            await self.link.start()
+        else:
+            await self.backplane.start(self._on_message)
+        health = self.backplane.health()
+        self._session = (health.connected, health.reconnects)
         self._ticker = asyncio.create_task(self._tick_loop(), name="room-federation-heartbeat")
 
     async def stop(self) -> None:
@@ -95,7 +115,10 @@ class RoomFederation:
             self._ticker = None
         for task in list(self._tasks):
             task.cancel()
-        await self.backplane.stop()
+        if self.link is not None:
+            await self.link.stop()
+        else:
+            await self.backplane.stop()
         self.hub.bridge = None
 
     # -- what the hub tells us (its RoomBridge side) ---------------------------------------
@@ -239,12 +262,23 @@ class RoomFederation:
         while True:
             await asyncio.sleep(period)
             now = self._now_ms()
+            health = self.backplane.health()
+            session, self._session = self._session, (health.connected, health.reconnects)
+            if health.connected and session != self._session:
+                # a new session: what was published while down is lost, so tell and ask again
+                self._resync(now)
             for room, local in list(self.local.items()):
                 due = local.next_heartbeat
                 if room not in self._opening and due is not None and now >= due:
                     self._publish(BackplaneMessage("presence", room, local.snapshot(now)))
             for room, remote in list(self.remote.items()):
                 self._apply(room, remote.expire(now))
+
+    def _resync(self, now: float) -> None:
+        for room, local in list(self.local.items()):
+            if room not in self._opening:
+                self._publish(BackplaneMessage("presence", room, local.snapshot(now)))
+                self._publish(BackplaneMessage("presence", room, dict(QUERY)))
 
     def _publish(self, msg: BackplaneMessage) -> bool:
         try:

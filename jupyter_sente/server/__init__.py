@@ -3,9 +3,11 @@
 ``ChannelSocketServer`` keeps the clients by (uid, client-id), pushes batched events to uids
 (or broadcasts them), routes client events to handlers, and answers what a host hands it:
 WebSocket frames and Ajax GETs and POSTs. ``jupyter_sente.tornado`` is the Tornado host.
+``attach_backplane`` makes its sends and broadcasts span servers (``docs/backplane.md``).
 """
 
 from jupyter_sente.core.events import ALL_USERS_WITHOUT_UID, NIL_UID, SKIP_CSRF_CHECK
+from jupyter_sente.server.backplane import BackplaneLink, attach_backplane
 from jupyter_sente.server.channel import AjaxPoll, HttpExchange, ServerChannel, Transport
 from jupyter_sente.server.connections import ConnectedUids, Connection
 from jupyter_sente.server.options import ServerOptions, cookie_csrf_token_fn, no_user_id
@@ -20,6 +22,7 @@ __all__ = [
     "NIL_UID",
     "SKIP_CSRF_CHECK",
     "AjaxPoll",
+    "BackplaneLink",
     "ChannelSocketServer",
     "ClientTarget",
     "ConnectedUids",
@@ -35,6 +38,7 @@ __all__ = [
     "Transport",
     "WsSocket",
     "allow_origin",
+    "attach_backplane",
     "cookie_csrf_token_fn",
     "no_user_id",
     "reject_request",

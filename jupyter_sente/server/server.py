@@ -17,7 +17,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar, cast
 
 from jupyter_sente.core.envelope import handshake_payload, open_envelope
 from jupyter_sente.core.events import (
@@ -59,6 +59,10 @@ from jupyter_sente.server.request import HttpResponse, RequestInfo
 from jupyter_sente.server.router import EventMsg, Handler, Router
 from jupyter_sente.server.security import reject_request
 from jupyter_sente.values import VECTOR_TYPES, ImmutableList, Keyword, kw
+
+if TYPE_CHECKING:
+    from jupyter_sente.backplane import Backplane
+    from jupyter_sente.server.backplane import BackplaneLink
 
 __all__ = [
     "EVERYONE",
@@ -228,6 +232,10 @@ class ChannelSocketServer:
         self._dummy = self._pack([CHSK_DUMMY_CB_200, None])
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Set by ``attach_backplane`` (``server/backplane.py``): sends and broadcasts then
+        #: reach the clients of every server on the backplane too.
+        self.backplane: Backplane | None = None
+        self.relay: BackplaneLink | None = None
 
     # -- the application's side ------------------------------------------------------------
 
@@ -279,7 +287,10 @@ class ChannelSocketServer:
             )
         if isinstance(uid, Keyword) and uid == ALL_USERS_WITHOUT_UID:
             uid = NIL_UID
-        self.deliver_local(uid, self._outgoing(event), flush=flush)
+        event = self._outgoing(event)
+        self.deliver_local(uid, event, flush=flush)
+        if self.relay is not None:
+            self.relay.send(uid, event, flush)
 
     def send_to_client(
         self, uid: Hashable, client_id: str, event: Any, flush: bool = False
@@ -291,7 +302,10 @@ class ChannelSocketServer:
 
     def broadcast(self, event: Any, flush: bool = False) -> None:
         """Push ``event`` to every client; each batch is packed once for all of them."""
-        self.deliver_local(EVERYONE, self._outgoing(event), flush=flush)
+        event = self._outgoing(event)
+        self.deliver_local(EVERYONE, event, flush=flush)
+        if self.relay is not None:
+            self.relay.broadcast(event, flush)
 
     def deliver_local(self, target: Target, event: list[Any], *, flush: bool = False) -> None:
         """Deliver a validated event to this server's clients of ``target``.
