@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from jupyter_sente.core.events import is_event, is_event_id
@@ -233,14 +233,35 @@ class Rooms:
         self._of: dict[Peer, set[str]] = {}
 
     def join(self, room: str, member: Member) -> Joined:
-        """Add (or update) ``member`` in ``room``."""
+        """Add (or update) ``member`` in ``room``.
+
+        A uid has one identity per room. A kernel knows only its username, so it takes the
+        identity its uid already has there; a tab or program brings the user's full identity,
+        which the uid's other connections take too (the diff lists them again under joins).
+        """
         r = self._rooms.setdefault(check_room_name(room), _Room())
         peer = member.peer
         old = r.members.get(peer)
+        kin = [m for m in r.members.values() if m.peer.uid == peer.uid]
+        relabelled: list[Member] = []
+        if kin and member.kind == KIND_KERNEL:
+            member = replace(member, identity=kin[0].identity)
+        elif kin:
+            relabelled = [
+                replace(m, identity=member.identity)
+                for m in kin
+                if m.peer != peer and m.identity != member.identity
+            ]
+            for m in relabelled:
+                r.members[m.peer] = m
         r.members[peer] = member
         self._of.setdefault(peer, set()).add(room)
         others = [p for p in r.members if p != peer]
-        diff = None if old == member else _diff(room, [member], [] if old is None else [old])
+        diff = (
+            None
+            if old == member and not relabelled
+            else _diff(room, [*relabelled, member], [] if old is None else [old])
+        )
         return Joined(self.presence(room), diff, others, old is None)
 
     def leave(self, room: str, peer: Peer) -> Left | None:

@@ -327,7 +327,9 @@ class RoomHub:
         if joined.diff is not None:
             self._send_local(joined.others, [ROOM_PRESENCE_DIFF, joined.diff])
         if self.bridge is not None:
-            self.bridge.member_changed(room, member, self.rooms.handled_by(room, peer))
+            # the stored member: a kernel's identity may have become its user's full one
+            stored = self.rooms.member(room, peer) or member
+            self.bridge.member_changed(room, stored, self.rooms.handled_by(room, peer))
 
     def _leave(self, caller: Caller, data: Any, reply: ReplyFn | None) -> None:
         room = read_room(data)

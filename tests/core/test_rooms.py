@@ -139,6 +139,42 @@ def test_applying_diffs_to_the_initial_state_gives_the_current_state() -> None:
     assert [e[K_NAME] for e in presence_members(state)] == ["Alice"]
 
 
+def test_a_tab_gives_its_full_identity_to_a_kernel_of_its_uid_that_joined_first() -> None:
+    rooms = Rooms()
+    kernel_only = Identity("alice")  # a kernel connects with the username alone
+    state = rooms.join("lobby", member(AK, kernel_only, "kernel")).state[K_STATE]
+    bob = rooms.join("lobby", member(B1, BOB))
+    assert bob.diff is not None
+    state = apply_presence_diff(state, bob.diff)
+    assert state["alice"][K_NAME] == "alice"
+    tab = rooms.join("lobby", member(A1, ALICE))
+    assert tab.diff is not None and tab.diff[K_LEAVES] == {}
+    assert tab.diff[K_JOINS]["alice"][K_NAME] == "Alice"
+    assert sorted(conn_ids(tab.diff[K_JOINS], "alice")) == ["kernel-1", "tab-1"]
+    assert set(tab.others) == {AK, B1}
+    expected = rooms.presence("lobby")[K_STATE]
+    assert expected["alice"][K_NAME] == "Alice" and expected["alice"][K_COLOR] == "#000000"
+    assert apply_presence_diff(state, tab.diff) == expected
+    kernel = rooms.member("lobby", AK)
+    assert kernel is not None and kernel.identity == ALICE and kernel.kind == "kernel"
+
+
+def test_a_kernel_joining_after_a_tab_keeps_the_tabs_identity() -> None:
+    rooms = Rooms()
+    state = rooms.join("lobby", member(A1, ALICE)).state[K_STATE]
+    joined = rooms.join("lobby", member(AK, Identity("alice"), "kernel"))
+    assert joined.diff is not None
+    assert joined.diff[K_JOINS]["alice"][K_NAME] == "Alice"
+    state = apply_presence_diff(state, joined.diff)
+    assert state == rooms.presence("lobby")[K_STATE]
+    assert state["alice"][K_NAME] == "Alice"
+    # the tab leaves; the kernel keeps the identity, and joining again changes nothing
+    left = rooms.leave("lobby", A1)
+    assert left is not None
+    assert rooms.presence("lobby")[K_STATE]["alice"][K_NAME] == "Alice"
+    assert rooms.join("lobby", member(AK, Identity("alice"), "kernel")).diff is None
+
+
 def test_handlers_route_round_robin_and_avoid_the_requester_when_they_can() -> None:
     rooms = Rooms()
     q = kw("dash/query")

@@ -97,6 +97,28 @@ def test_only_the_host_makes_a_kernel_and_tabs_may_say_program() -> None:
     assert kinds == {"a-1": "program", "kernel-1": "kernel"}
 
 
+def test_a_tab_joining_after_its_kernel_shows_the_users_full_identity_to_everyone() -> None:
+    tab = Caller(Peer("alice", "a-1"), Identity("alice", "Alice", "Alice", "AL", "#d62728"))
+    port = Port(tab, B, K)
+    hub = RoomHub(port)
+    join(hub, K)  # a kernel knows only the username
+    join(hub, B)
+    join(hub, tab)
+    (diff,) = port.to(B, "sente.room/presence-diff")
+    entry = diff[kw("joins")]["alice"]
+    assert (entry[kw("display-name")], entry[kw("initials")], entry[kw("color")]) == (
+        "Alice",
+        "AL",
+        "#d62728",
+    )
+    assert [c[kw("client-id")] for c in entry[kw("conns")]] == ["kernel-1", "a-1"]
+    # the kernel's own publishes now carry the full identity as well
+    hub.handle(K, [kw("sente.room/publish"), {ROOM: "lobby", EVENT: [kw("nb/x"), 1]}])
+    (pushed,) = port.to(B, "sente.room/event")
+    assert pushed[kw("from")][kw("initials")] == "AL"
+    assert pushed[kw("from")][kw("kind")] == "kernel"
+
+
 def test_reserved_ids_cannot_be_published_or_handled() -> None:
     hub = RoomHub(Port(A))
     join(hub, A)
