@@ -32,9 +32,16 @@ function fakeDocument(config, cookie = "") {
 
 describe("finding the server", () => {
   test("the channel socket is under the page config's baseUrl", () => {
-    assert.deepEqual(findServer(fakeDocument('{"baseUrl": "/user/ann/"}')), { url: "/user/ann/sente/chsk", baseUrl: "/user/ann/" });
-    assert.deepEqual(findServer(fakeDocument('{"baseUrl": "user/ann"}')), { url: "/user/ann/sente/chsk", baseUrl: "/user/ann/" });
-    assert.deepEqual(findServer(fakeDocument("{}")), { url: "/sente/chsk", baseUrl: "/" });
+    assert.deepEqual(findServer(fakeDocument('{"baseUrl": "/user/ann/"}')), { url: "/user/ann/sente/chsk", baseUrl: "/user/ann/", packer: "edn" });
+    assert.deepEqual(findServer(fakeDocument('{"baseUrl": "user/ann"}')), { url: "/user/ann/sente/chsk", baseUrl: "/user/ann/", packer: "edn" });
+    assert.deepEqual(findServer(fakeDocument("{}")), { url: "/sente/chsk", baseUrl: "/", packer: "edn" });
+  });
+
+  test("the packer is the extension's, from the page config (EDN without the entry)", () => {
+    assert.equal(/** @type {any} */ (findServer(fakeDocument('{"jupyterSente": {"packer": "json"}}'))).packer, "json");
+    assert.equal(/** @type {any} */ (findServer(fakeDocument('{"jupyterSente": {}}'))).packer, "edn");
+    assert.deepEqual(findServer(fakeDocument('{"jupyterSente": {"packer": "transit"}}')), { error: MESSAGES.unknownPacker("transit") });
+    assert.match(MESSAGES.unknownPacker("transit"), /"transit", which these widgets do not know \(edn, json\)/);
   });
 
   test("a page without Jupyter's config (VS Code, a static export) has no server", () => {
@@ -223,6 +230,17 @@ describe("the page socket", () => {
         ["open", "ws"],
       ],
     );
+    page.dispose();
+  });
+
+  test("with the JSON packer in the page config the socket speaks JSON", () => {
+    const { page } = setup({ config: '{"baseUrl": "/base/", "jupyterSente": {"packer": "json"}}' });
+    const ws = FakeWebSocket.last();
+    ws.receive('[["~:chsk/handshake",["ann",null,{"~:kind":"tab"}]],null]');
+    assert.equal(page.status.phase, "connected");
+    assert.equal(page.handshake?.edn, '{:kind "tab"}');
+    page.joinRoom("lobby", {});
+    assert.match(ws.sent.at(-1) ?? "", /^\[\["~:sente.room\/join",\{"~:room":"lobby"\}\],"[0-9a-f]{6}"\]$/);
     page.dispose();
   });
 

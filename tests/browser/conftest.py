@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,12 +183,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
-def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    """JupyterLab (and Notebook 7) with jupyter_sente, on a free loopback port."""
+@contextmanager
+def running_jupyter(base: Path, log_name: str, *extra_args: str) -> Iterator[JupyterServer]:
+    """JupyterLab (and Notebook 7) with jupyter_sente on a free loopback port, its state under
+    ``base``, its log in ``artifacts/browser/<log_name>``; stopped on exit."""
     if not BUNDLE.is_file():
         pytest.fail(f"{BUNDLE} is not built: run `npm ci && npm run build` in js/")
-    base = tmp_path_factory.mktemp("jupyter")
     root = base / "notebooks"
     root.mkdir()
     settings = base / "settings"
@@ -198,7 +199,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "jupyter-server.log"
+    log = ARTIFACTS / log_name
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(base / "config"),
@@ -227,6 +228,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
         "--LabApp.expose_app_in_browser=True",
         "--JupyterNotebookApp.expose_app_in_browser=True",
+        *extra_args,
     ]
     if os.geteuid() == 0:
         args.append("--allow-root")
@@ -245,6 +247,21 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10 * S)
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """The tests' JupyterLab server (default options: the EDN packer)."""
+    with running_jupyter(tmp_path_factory.mktemp("jupyter"), "jupyter-server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def json_jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """A second server whose extension speaks JSON (``SenteApp.packer = "json"``)."""
+    base = tmp_path_factory.mktemp("jupyter-json")
+    with running_jupyter(base, "jupyter-server-json.log", "--SenteApp.packer=json") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, WebSocket, expect
 
 from tests.browser.conftest import (
     PW_S,
@@ -225,3 +225,46 @@ def test_inspector_forces_ajax_disconnects_and_reconnects(
     expect(timeline.filter(has_text="requested-disconnect")).to_have_count(1)
     expect(timeline.filter(has_text="open · ajax")).to_have_count(2)
     screenshot(page, "lab-inspector", ".jps-inspector")
+
+
+def test_the_widgets_speak_json_to_a_server_with_the_json_packer(
+    page: Page, json_jupyter_server: JupyterServer
+) -> None:
+    server = json_jupyter_server
+    frames: list[str] = []
+
+    def watch(ws: WebSocket) -> None:
+        if "sente/chsk" in ws.url:
+            ws.on("framereceived", lambda f: frames.append(f if isinstance(f, str) else ""))
+
+    page.on("websocket", watch)
+    nb = server.write_notebook(
+        "lab-json",
+        ["from jupyter_sente.widgets import Chat, Inspector", 'Chat("json-room")', "Inspector()"],
+    )
+    try:
+        open_and_run(page, server.lab_url(nb))
+        chat = page.locator(".jps-chat")
+        inspector = page.locator(".jps-inspector")
+        status = inspector.locator(".jps-status")
+        expect(status).to_have_text("connected · ws")
+        expect(inspector.locator('[data-field="handshake"]')).to_contain_text(':kind "tab"')
+        # the page learnt the packer from its page config, and the wire is JSON
+        assert frames[0].startswith('[["~:chsk/handshake",'), frames[0]
+        box = chat.get_by_role("textbox", name="message")
+        box.fill("over JSON: {:not edn} ~:tilde")
+        box.press("Enter")
+        expect(
+            chat.locator(".jps-chat-msg", has_text="over JSON: {:not edn} ~:tilde")
+        ).to_be_visible()
+        expect(inspector).to_have_attribute("data-rtt", re.compile(r"^\d+\.\d+$"))
+
+        inspector.get_by_role("button", name="Force Ajax").click()
+        expect(status).to_have_text("connected · ajax")
+        box.fill("over JSON and Ajax")
+        box.press("Enter")
+        expect(chat.locator(".jps-chat-msg", has_text="over JSON and Ajax")).to_be_visible()
+        screenshot(page, "lab-json", ".jps-chat", ".jps-inspector")
+        assert page.sente_errors == []  # type: ignore[attr-defined]
+    finally:
+        server.delete_sessions()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from jupyter_sente.jupyter.app import PAGE_CONFIG_KEY
 from jupyter_sente.jupyter.kernel_auth import ENV_SECRET, ENV_URL
 from jupyter_sente.values import kw
 from tests.extension.conftest import EDN, OWNER, sente_app
@@ -52,6 +53,11 @@ class TestOptionsFromConfig:
     def test_config_file_options_reach_the_server(self, jp_serverapp: Any) -> None:
         options = sente_app(jp_serverapp).server.options
         assert (options.lp_timeout_ms, options.packer, options.send_buf_ms_ws) == (1234, "json", 7)
+
+    def test_pages_learn_the_packer_from_their_page_config(self, jp_serverapp: Any) -> None:
+        # JupyterLab and Notebook 7 put page_config_data into #jupyter-config-data
+        page_config = jp_serverapp.web_app.settings["page_config_data"]
+        assert page_config[PAGE_CONFIG_KEY] == {"packer": "json"}
 
 
 class TestOptionsFromTheCommandLine:

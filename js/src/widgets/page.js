@@ -9,7 +9,7 @@
 // Notebook 7, and under JupyterHub), authenticated as the page is (its same-origin cookies,
 // with the `_xsrf` cookie as Sente's CSRF token).
 
-import { CHSK_HANDSHAKE, CHSK_STATE, CHSK_WS_PING, ChannelSocket, isReplyError, kw } from "../index.js";
+import { CHSK_HANDSHAKE, CHSK_STATE, CHSK_WS_PING, ChannelSocket, PACKER_NAMES, isReplyError, kw } from "../index.js";
 import { applyPresenceDiff, ednText, fromPlain, plain } from "./plain.js";
 
 /** @typedef {import("./plain.js").PresenceState} PresenceState */
@@ -17,6 +17,8 @@ import { applyPresenceDiff, ednText, fromPlain, plain } from "./plain.js";
 
 /** Where the channel socket lives under the server's base URL. */
 export const CHSK_PATH = "sente/chsk";
+/** The extension's entry in the page config: `{packer}` (SenteApp.publish_page_config). */
+export const PAGE_CONFIG_KEY = "jupyterSente";
 const PAGE_KEY = Symbol.for("jupyter-sente.page-socket");
 /** After the last view goes, the socket stays this long (a re-run cell renders new views). */
 const IDLE_CLOSE_MS = 30_000;
@@ -48,6 +50,11 @@ export const MESSAGES = Object.freeze({
   forbidden: (status) =>
     `The Jupyter server refused the channel socket (HTTP ${status}): not logged in any more, ` +
     "or not allowed to use jupyter_sente. Log in again and reload the page.",
+  /** @param {string} packer */
+  unknownPacker: (packer) =>
+    `This Jupyter server's jupyter_sente uses the packer ${JSON.stringify(packer)}, which these ` +
+    `widgets do not know (${PACKER_NAMES.join(", ")}): the Python package and its widget bundle ` +
+    "do not match. Reinstall jupyter-sente and reload the page.",
 });
 
 /**
@@ -102,9 +109,11 @@ export const MESSAGES = Object.freeze({
  */
 
 /**
- * Where the page's Jupyter server is: `{url}` of its channel socket, or `{error}`.
+ * Where the page's Jupyter server is: `{url, baseUrl, packer}` of its channel socket, or `{error}`.
+ * The packer is the extension's (`SenteApp.packer`), from the page config: the handshake is
+ * already packed with it. A page config without the entry (no extension, or an older one) means EDN.
  * @param {Document} doc
- * @returns {{url: string, baseUrl: string} | {error: string}}
+ * @returns {{url: string, baseUrl: string, packer: string} | {error: string}}
  */
 export function findServer(doc) {
   const el = doc.getElementById("jupyter-config-data");
@@ -119,7 +128,9 @@ export function findServer(doc) {
   let baseUrl = typeof cfg?.baseUrl === "string" && cfg.baseUrl !== "" ? cfg.baseUrl : "/";
   if (!baseUrl.startsWith("/")) baseUrl = "/" + baseUrl;
   if (!baseUrl.endsWith("/")) baseUrl += "/";
-  return { url: baseUrl + CHSK_PATH, baseUrl };
+  const packer = cfg?.[PAGE_CONFIG_KEY]?.packer ?? "edn";
+  if (!PACKER_NAMES.includes(packer)) return { error: MESSAGES.unknownPacker(String(packer)) };
+  return { url: baseUrl + CHSK_PATH, baseUrl, packer };
 }
 
 /**
@@ -200,6 +211,7 @@ export class PageSocket {
     const pageFetch = win.fetch.bind(win);
     this.chsk = new ChannelSocket(where.url, {
       autoConnect: false,
+      packer: where.packer,
       host: win.location.host,
       protocol: /** @type {"http:" | "https:"} */ (win.location.protocol),
       csrfToken: () => readCookie(this.doc, "_xsrf"),
