@@ -1,8 +1,9 @@
 """Rooms on a :class:`~jupyter_sente.server.ChannelSocketServer`: route its room events to a hub.
 
 ``attach_rooms(server)`` registers the ``sente.room/*`` handlers on the server's router,
-sends through ``send_to_client`` (one connection, batched like every push) and tells the hub
-when a client is gone for good (after Sente's grace period, so a reconnect keeps its rooms).
+sends through ``send_to_client`` (one connection, batched like every push except routed
+requests, which go at once) and tells the hub when a client is gone for good (after Sente's
+grace period, so a reconnect keeps its rooms).
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ class ServerRoomPort:
     def __init__(self, server: ChannelSocketServer) -> None:
         self.server = server
 
-    def send(self, peer: Peer, event: list[Any]) -> bool:
+    def send(self, peer: Peer, event: list[Any], flush: bool = False) -> bool:
         """Push ``event`` to ``peer``; False if the server has no connection for it."""
         if not self.connected(peer):
             return False
-        self.server.send_to_client(peer.uid, peer.client_id, event)
+        self.server.send_to_client(peer.uid, peer.client_id, event, flush=flush)
         return True
 
     def connected(self, peer: Peer) -> bool:

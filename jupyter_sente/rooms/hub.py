@@ -101,9 +101,12 @@ def allow_all(join: JoinRequest) -> bool:
 
 
 class RoomPort(Protocol):
-    """How the hub reaches one connection; ``send`` returns False if it is not connected."""
+    """How the hub reaches one connection; ``send`` returns False if it is not connected.
 
-    def send(self, peer: Peer, event: list[Any]) -> bool: ...
+    ``flush=True`` skips the push batching window (routed requests: someone waits on them).
+    """
+
+    def send(self, peer: Peer, event: list[Any], flush: bool = False) -> bool: ...
 
     def connected(self, peer: Peer) -> bool: ...
 
@@ -252,7 +255,7 @@ class RoomHub:
             deadline=self._now_ms() + timeout,
             token=waiter,
         )
-        if not self.port.send(to, [ROOM_EVENT, push]):
+        if not self.port.send(to, [ROOM_EVENT, push], flush=True):
             self._fail_routed(self.requests.handler_gone(to, room))
             return
         self._arm_timer()
@@ -406,7 +409,8 @@ class RoomHub:
                 handler, room, push, timeout
             )
         else:
-            sent = self.port.send(handler, [ROOM_EVENT, push])
+            # at once: the requester waits, and a batching window would add to every round trip
+            sent = self.port.send(handler, [ROOM_EVENT, push], flush=True)
         if not sent:
             self._fail_routed(self.requests.handler_gone(handler, room))
             return

@@ -34,7 +34,7 @@ class Port:
     def connected(self, peer: Peer) -> bool:
         return peer in self.reachable
 
-    def send(self, peer: Peer, event: list[Any]) -> bool:
+    def send(self, peer: Peer, event: list[Any], flush: bool = False) -> bool:
         if peer not in self.reachable:
             return False
         self.sent.append((peer, event))
