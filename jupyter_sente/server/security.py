@@ -30,7 +30,8 @@ def valid_csrf_token(request: RequestInfo, csrf_token_fn: CsrfTokenFn | None) ->
     """Sente's ``valid-csrf-token?``: the client's token equals the reference one (constant time).
 
     The client's token is the first of param ``csrf-token``, header ``x-csrf-token``, header
-    ``x-xsrf-token``. No function or a ``None`` reference fails; ``SKIP_CSRF_CHECK`` passes.
+    ``x-xsrf-token`` (Sente's three), then Jupyter's and Tornado's header ``x-xsrftoken``. No
+    function or a ``None`` reference fails; ``SKIP_CSRF_CHECK`` passes.
     """
     if csrf_token_fn is None:
         return False
@@ -43,6 +44,7 @@ def valid_csrf_token(request: RequestInfo, csrf_token_fn: CsrfTokenFn | None) ->
         request.param("csrf-token")
         or request.header("x-csrf-token")
         or request.header("x-xsrf-token")
+        or request.header("x-xsrftoken")
     )
     if not given:
         return False

@@ -47,6 +47,7 @@ def token(value: Any) -> Callable[[RequestInfo], Any]:
         req(query={"csrf-token": "s3cret"}),
         req(headers={"X-CSRF-Token": "s3cret"}),
         req(headers={"X-XSRF-Token": "s3cret"}),
+        req(headers={"X-XSRFToken": "s3cret"}),  # Jupyter's and Tornado's header
     ],
 )
 def test_csrf_token_is_read_from_param_then_headers(request_: RequestInfo) -> None:
@@ -55,6 +56,12 @@ def test_csrf_token_is_read_from_param_then_headers(request_: RequestInfo) -> No
 
 def test_csrf_param_comes_before_the_headers() -> None:
     both = req(query={"csrf-token": "wrong"}, headers={"X-CSRF-Token": "s3cret"})
+    assert not valid_csrf_token(both, token("s3cret"))
+
+
+@pytest.mark.parametrize("sente_header", ["X-CSRF-Token", "X-XSRF-Token"])
+def test_sentes_headers_come_before_jupyters(sente_header: str) -> None:
+    both = req(headers={sente_header: "wrong", "X-XSRFToken": "s3cret"})
     assert not valid_csrf_token(both, token("s3cret"))
 
 
@@ -181,6 +188,9 @@ async def test_default_csrf_check_uses_the_xsrf_cookie(start: Start) -> None:
     assert [c for c, _ in await each_request(live, headers=cookie)] == [403] * 3
     passed = await each_request(live, headers={**cookie, "X-CSRF-Token": "2|aa|bb|1"})
     assert [code for code, _ in passed] == [200, 200, 101]
+    # what a Jupyter page sends with its fetches
+    jupyter = await each_request(live, headers={**cookie, "X-XSRFToken": "2|aa|bb|1"})
+    assert [code for code, _ in jupyter] == [200, 200, 101]
 
 
 @pytest.mark.asyncio
