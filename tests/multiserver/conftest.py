@@ -64,17 +64,22 @@ async def nodes(redis_server: RedisServer, namespace: str) -> AsyncIterator[Make
 
 @pytest_asyncio.fixture
 async def connect() -> AsyncIterator[Connect]:
-    """``await connect(node_or_url, uid, client_id)``: an open WebSocket client, recording."""
+    """``await connect(node_or_url, uid, client_id)``: an open WebSocket client, recording.
+
+    ``uid`` goes as the query parameter the test nodes read (``None``: none); ``options`` go
+    to the :class:`Client` (``headers=`` for a Jupyter server's token).
+    """
     made: list[Client] = []
 
-    async def make(where: Node | str, uid: str, client_id: str) -> Recorded:
+    async def make(where: Node | str, uid: str | None, client_id: str, **options: Any) -> Recorded:
         url = where if isinstance(where, str) else where.url
         client = Client(
             url,
             type="ws",
-            params={"uid": uid},
+            params={} if uid is None else {"uid": uid},
             client_id=client_id,
             timing=ClientTiming(backoff_cap_ms=200),
+            **options,
         )
         rec = Recorded(client)
         made.append(client)
