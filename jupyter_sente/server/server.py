@@ -342,15 +342,27 @@ class ChannelSocketServer:
                 loop.call_at(deadline / 1000, self._flush, key, window)
 
     def close(self) -> None:
-        """Close every channel and stop every timer (server shutdown)."""
+        """Close every channel and stop every timer (server shutdown).
+
+        Every client is gone at once, without a grace period: ``connected_uids`` becomes
+        empty (its watchers are called once), connection watchers get ``"close"`` for each
+        client that counted. No ``chsk/uidport-close`` is routed: the server is shutting down.
+        """
         self._closed = True
+        old = self._table.uids
         for sock in list(self._sockets):
             sock.close(1001, "server shutting down")
         for conn in self._table.all():
             if conn._grace is not None:
                 conn._grace.cancel()
+                conn._grace = None
             if conn.channel is not None and conn.channel.is_open:
                 conn.channel.close()
+            self._gone_at_close(conn)
+        new = self._table.uids
+        if new != old:
+            for watcher in list(self._uid_watchers):
+                _call_watcher(watcher, old, new)
         for entries in self._retries.values():
             for entry in entries:
                 if entry.timer is not None:
@@ -590,6 +602,17 @@ class ChannelSocketServer:
         conn._grace = _running_loop().call_later(
             grace_ms / 1000, self._grace_expired, conn, conn.conn_id
         )
+
+    def _gone_at_close(self, conn: Connection) -> None:
+        """Remove ``conn`` (server shutdown): its grace period ends now; uid watchers wait."""
+        counted = is_counted(conn.state)
+        conn.channel = None
+        if conn.state is ConnState.OPEN:
+            self._table.apply(conn, ConnEvent.CLOSE)
+        self._table.apply(conn, ConnEvent.GRACE_EXPIRED)
+        if counted:
+            for watcher in list(self._conn_watchers):
+                _call_watcher(watcher, "close", conn)
 
     def _grace_expired(self, conn: Connection, conn_id: str) -> None:
         conn._grace = None

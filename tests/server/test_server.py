@@ -476,6 +476,33 @@ async def test_connection_watchers_see_open_and_close_with_the_transport(start: 
     assert seen[-1] == ("close", "ws", "alice", "c1")
 
 
+async def test_close_leaves_no_connected_uid_and_tells_the_watchers_once(start: Start) -> None:
+    live = start(lp_timeout_ms=ms(5_000))
+    uid_changes: list[tuple[ConnectedUids, ConnectedUids]] = []
+    conn_changes: list[tuple[str, str, Any]] = []
+    await live.ws_open("c1", uid="alice")
+    await live.get("c2", uid="bob")  # handshake
+    held = asyncio.ensure_future(live.get("c2", uid="bob"))  # a held long-poll
+    await live.get("c3", uid="carol")  # handshaken only: never counted
+    await live.until(lambda: "bob" in live.server.connected_uids.ajax)
+    live.server.watch_connected_uids(lambda old, new: uid_changes.append((old, new)))
+    live.server.watch_connections(lambda what, c: conn_changes.append((what, c.kind, c.uid)))
+    before = live.server.connected_uids
+    assert before.any == frozenset({"alice", "bob"})
+
+    live.server.close()
+    assert live.server.connected_uids == ConnectedUids()
+    assert live.server.connections() == []
+    assert uid_changes == [(before, ConnectedUids())]
+    assert sorted(conn_changes) == [("close", "ajax", "bob"), ("close", "ws", "alice")]
+    with pytest.raises(HTTPStreamClosedError):
+        (await held).rethrow()  # the held poll was dropped unanswered
+    live.server.close()  # again: nothing left to tell
+    assert len(uid_changes) == 1
+    await asyncio.sleep(0)  # uidport events would be routed on the next loop turn
+    assert live.events.of("chsk/uidport-close") == []
+
+
 async def test_a_uidport_handler_may_close_the_uid_it_was_told_about(start: Start) -> None:
     live = start(ms_allow_reconnect_before_close_ws=ms(50))
 
