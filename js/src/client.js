@@ -145,6 +145,11 @@ export class ChannelSocket {
     this._downgraded = false;
     /** @type {"ws" | "ajax" | null} */
     this._transport = null;
+    /** `connState transport` as of the last chsk/state. */
+    this._shownPhase = `${this._conn.state} null`;
+    /** @type {import("./state.js").StateChange[]} chsk/state events not delivered yet */
+    this._stateQueue = [];
+    this._flushing = false;
     this._gen = 0;
     /** @type {any} */
     this._ws = null;
@@ -372,7 +377,6 @@ export class ChannelSocket {
     if (s !== ConnState.IDLE && s !== ConnState.DISCONNECTED) return;
     this._conn.connect({ freshTransport: this._type === "auto" });
     this._downgraded = false;
-    this._flushState();
     this._start();
   }
 
@@ -418,13 +422,18 @@ export class ChannelSocket {
     }
   }
 
+  /** Open the transport of a connection that just moved to connecting. */
   _start() {
-    this._gen++;
+    const gen = ++this._gen;
     const useWs =
       this._type === "ws" ||
       (this._type === "auto" && !this._downgraded && this._WebSocket !== undefined && this._WebSocket !== null);
-    if (useWs) this._startWs(this._gen);
-    else this._startAjax(this._gen);
+    this._transport = useWs ? "ws" : "ajax";
+    this._flushState();
+    // a chsk/state handler may have disconnected or restarted meanwhile
+    if (gen !== this._gen || this._conn.state !== ConnState.CONNECTING) return;
+    if (useWs) this._startWs(gen);
+    else this._startAjax(gen);
   }
 
   /** Stop the current transport and timers; what it reports later is ignored. */
@@ -459,13 +468,13 @@ export class ChannelSocket {
   _lost(reason, wsClose) {
     this._teardown();
     const wait = this._conn.lost(reason, this._clock.now(), this._backoffMs, wsClose ? { wsClose } : {});
-    this._flushState();
+    // scheduled before the chsk/state handlers run: one that disconnects cancels it
     this._retryTimer = this._clock.setTimeout(() => {
       this._retryTimer = null;
       this._conn.retry();
-      this._flushState();
       this._start();
     }, wait);
+    this._flushState();
   }
 
   /**
@@ -477,7 +486,6 @@ export class ChannelSocket {
     if (s !== ConnState.OPEN && s !== ConnState.CONNECTING) return;
     this._teardown();
     this._conn.restart(reason, this._clock.now());
-    this._flushState();
     this._start();
   }
 
@@ -485,7 +493,6 @@ export class ChannelSocket {
 
   /** @param {number} gen */
   _startWs(gen) {
-    this._transport = "ws";
     const url = withQuery(this._urls.ws, [...Object.entries(this._params), ["client-id", this.clientId], ["csrf-token", this._token()]]);
     let ws;
     try {
@@ -554,7 +561,6 @@ export class ChannelSocket {
       this._teardown();
       this._conn.downgrade(this._clock.now());
       this._downgraded = true;
-      this._flushState();
       this._start();
     }
   }
@@ -613,7 +619,6 @@ export class ChannelSocket {
 
   /** @param {number} gen */
   _startAjax(gen) {
-    this._transport = "ajax";
     this._poll(gen).catch((e) => {
       // a bug, not the network (_ajax catches that): say so, and let the retry logic recover
       this._logger.warn("chsk poll loop failed:", e);
@@ -793,8 +798,28 @@ export class ChannelSocket {
     }
   }
 
+  /**
+   * Emit `chsk/state` for every change of the state map, in order, as Sente does; and, where
+   * the connection moved (connState or transport) without changing the map (a first retry,
+   * a restart before any handshake), once with the same map as old and new. A handler that
+   * acts on the socket queues its own changes after the ones being delivered.
+   */
   _flushState() {
-    for (const change of this._conn.takeChanges()) this._emit([CHSK_STATE, change]);
+    const changes = this._conn.takeChanges();
+    const phase = `${this._conn.state} ${this._transport}`;
+    if (changes.length === 0 && phase !== this._shownPhase) {
+      const m = this._conn.map;
+      changes.push([m, m, false]);
+    }
+    this._shownPhase = phase;
+    this._stateQueue.push(...changes);
+    if (this._flushing) return;
+    this._flushing = true;
+    try {
+      for (let change; (change = this._stateQueue.shift()) !== undefined; ) this._emit([CHSK_STATE, change]);
+    } finally {
+      this._flushing = false;
+    }
   }
 
   /** @param {unknown[]} ev */

@@ -337,6 +337,110 @@ describe("reconnecting", () => {
   });
 });
 
+describe("chsk/state", () => {
+  /**
+   * A client that records, at every chsk/state, where the connection is.
+   * @param {import("../src/client.js").ChannelSocketOptions} [opts]
+   */
+  function watched(opts = {}) {
+    const t = setup(opts);
+    /** @type {{state: string, transport: string | null, sameMap: boolean, change: any}[]} */
+    const seen = [];
+    t.chsk.on("chsk/state", ({ data, chsk }) => {
+      const change = /** @type {any} */ (data);
+      seen.push({ state: chsk.connState, transport: chsk.transport, sameMap: change[0] === change[1], change });
+    });
+    const moves = () => seen.map((e) => `${e.state} ${e.transport}${e.sameMap ? " (same map)" : ""}`);
+    return { ...t, seen, moves };
+  }
+
+  /** The state map without the transient keys a chsk/state event adds. */
+  const stored = (/** @type {Record<string, unknown>} */ m) => {
+    const { "open-changed?": _a, "opened?": _b, "closed?": _c, "first-open?": _d, ...rest } = m;
+    return rest;
+  };
+
+  test("every move fires it: connect, open, loss, a first retry, backoff, a later retry", async () => {
+    const t = watched({ type: "ws" });
+    t.chsk.connect();
+    FakeWebSocket.last().receiveValue(HANDSHAKE());
+    FakeWebSocket.last().drop();
+    await t.clock.advance(0); // the first retry: immediate, Sente's map does not change
+    FakeWebSocket.last().drop();
+    await t.clock.advance(2999);
+    const beforeRetry = t.seen.length;
+    await t.clock.advance(1);
+    assert.equal(t.seen.length, beforeRetry + 1, "the retry after the backoff");
+    FakeWebSocket.last().receiveValue(HANDSHAKE());
+    assert.deepEqual(t.moves(), [
+      "connecting ws (same map)",
+      "open ws",
+      "retry-wait ws", // closed, last-ws-close
+      "connecting ws (same map)",
+      "retry-wait ws", // last-ws-close
+      "retry-wait ws", // udt-next-reconnect
+      "connecting ws (same map)",
+      "open ws",
+    ]);
+    assert.equal(t.seen[5].change[1]["udt-next-reconnect"], t.clock.now());
+    // each event starts from the map the previous one ended with: no change is skipped
+    for (let i = 1; i < t.seen.length; i++) assert.deepEqual(t.seen[i].change[0], stored(t.seen[i - 1].change[1]));
+  });
+
+  test("a WebSocket error, the downgrade to Ajax and a failed first poll each fire it", async () => {
+    const t = watched();
+    t.chsk.connect();
+    FakeWebSocket.last().error();
+    await settle();
+    t.fetch.open("GET")[0].respond(500, "boom");
+    await settle();
+    assert.deepEqual(t.moves(), ["connecting ws (same map)", "connecting ws", "connecting ajax (same map)", "retry-wait ajax (same map)"]);
+    assert.ok(t.seen[1].change[1]["last-ws-error"], "last-ws-error recorded");
+  });
+
+  test("a handler that disconnects on a loss stops the retry", async () => {
+    const t = watched({ type: "ws" });
+    t.chsk.on("chsk/state", ({ chsk }) => {
+      if (chsk.connState === "retry-wait") chsk.disconnect();
+    });
+    t.chsk.connect();
+    FakeWebSocket.last().receiveValue(HANDSHAKE());
+    FakeWebSocket.last().drop();
+    await t.clock.advance(60_000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.deepEqual(t.moves(), ["connecting ws (same map)", "open ws", "retry-wait ws", "disconnected ws (same map)"]);
+    assert.deepEqual(t.logger.warnings, []);
+  });
+
+  test("changes a handler makes come after the one it handles, in order", () => {
+    const t = watched({ type: "ws" });
+    t.chsk.on("chsk/state", ({ data, chsk }) => {
+      if (/** @type {any} */ (data)[1]["first-open?"]) chsk.reconnect();
+    });
+    t.chsk.connect();
+    FakeWebSocket.last().receiveValue(HANDSHAKE());
+    const maps = t.seen.map((e) => e.change);
+    assert.equal(maps.length, 4);
+    assert.equal(maps[1][1]["opened?"], true);
+    assert.equal(maps[2][1]["last-close"].reason, "requested-reconnect");
+    assert.equal(maps[3][0], maps[3][1], "connecting again");
+    for (let i = 1; i < maps.length; i++) assert.deepEqual(maps[i][0], stored(maps[i - 1][1]));
+    assert.equal(FakeWebSocket.instances.length, 2);
+  });
+
+  test("nothing fires when nothing moved (a poll of an open Ajax client)", async () => {
+    const t = watched({ type: "ajax" });
+    t.chsk.connect();
+    await settle();
+    t.fetch.open("GET")[0].reply([kw("chsk/handshake"), ["alice", null, null]]);
+    await settle();
+    const n = t.seen.length;
+    t.fetch.open("GET")[0].reply(kw("chsk/timeout"));
+    await settle();
+    assert.equal(t.seen.length, n);
+  });
+});
+
 describe("auto: WebSocket with Ajax fallback", () => {
   test("a WS error before any handshake downgrades to Ajax for good", async () => {
     const t = setup();

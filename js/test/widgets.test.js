@@ -305,6 +305,29 @@ describe("the page socket", () => {
     page.dispose();
   });
 
+  test("the status follows every move of the socket (no polling): retries, backoff, reopen", async () => {
+    const { page, clock } = setup();
+    FakeWebSocket.last().receiveValue(HANDSHAKE("ann"));
+    FakeWebSocket.last().drop();
+    await clock.advance(0); // the first retry, immediate
+    assert.deepEqual([page.status.phase, page.status.detail, page.chsk?.connState], ["reconnecting", "reconnecting…", "connecting"]);
+    FakeWebSocket.last().drop();
+    assert.equal(page.status.retryAt, clock.now() + 3000);
+    await clock.advance(3000);
+    assert.deepEqual([page.status.detail, page.status.retryAt], ["reconnecting…", null]);
+    FakeWebSocket.last().receiveValue(HANDSHAKE("ann"));
+    assert.equal(page.status.phase, "connected");
+    assert.deepEqual(
+      page.timeline.map((e) => e.state),
+      ["connecting", "open", "retry-wait", "connecting", "retry-wait", "connecting", "open"],
+    );
+    assert.deepEqual(
+      page.timeline.map((e) => e.reason),
+      [null, null, "unexpected", null, "WebSocket closed, code 1006", null, null],
+    );
+    page.dispose();
+  });
+
   test("publish sends keyword keys and include-self?, and gives the server's answer", async () => {
     const { page } = setup();
     const ws = FakeWebSocket.last();
@@ -356,10 +379,8 @@ describe("the page socket", () => {
     assert.match(poll.url.pathname, /^\/base\/sente\/chsk$/);
     assert.equal(poll.headers["X-CSRF-Token"], "2|ab|cd|12");
     poll.respond(404, "Not Found");
-    // the first retry is immediate and changes no state (Sente's); the second loss decides
-    await clock.advance(0);
-    fetch.open("GET")[0].respond(404, "Not Found");
     await settle();
+    await clock.advance(60_000);
     assert.equal(page.status.phase, "unavailable");
     assert.equal(page.status.detail, MESSAGES.noExtension("/base/sente/chsk"));
     assert.equal(page.chsk?.connState, "disconnected");
@@ -372,9 +393,8 @@ describe("the page socket", () => {
     FakeWebSocket.last().error();
     await settle();
     fetch.open("GET")[0].respond(403, "Forbidden");
-    await clock.advance(0);
-    fetch.open("GET")[0].respond(403, "Forbidden");
-    await settle();
+    await clock.advance(60_000);
+    assert.equal(fetch.open().length, 0, "no retry");
     assert.deepEqual([page.status.phase, page.status.detail], ["unavailable", MESSAGES.forbidden(403)]);
     page.dispose();
   });

@@ -194,8 +194,6 @@ export class PageSocket {
     this._refs = 0;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this._idleTimer = null;
-    /** @type {ReturnType<typeof setInterval> | null} */
-    this._refresher = null;
     this._inBatch = 0;
     /** @type {Set<() => void>} */
     this._watchers = new Set();
@@ -254,7 +252,6 @@ export class PageSocket {
     this.disposed = true;
     if (this._idleTimer !== null) clearTimeout(this._idleTimer);
     this._idleTimer = null;
-    this._refresh(false);
     this.chsk?.disconnect();
     const w = /** @type {any} */ (this.win);
     if (w[PAGE_KEY] === this) delete w[PAGE_KEY];
@@ -433,7 +430,7 @@ export class PageSocket {
 
   /** @param {Chsk} chsk */
   _wire(chsk) {
-    chsk.on(CHSK_STATE, () => this._onState());
+    chsk.on(CHSK_STATE, ({ data }) => this._onState(/** @type {import("../state.js").StateChange} */ (data)));
     chsk.on(CHSK_HANDSHAKE, ({ data }) => {
       const [uid, , hd, first] = /** @type {unknown[]} */ (data);
       this.handshake = { uid: plain(uid), data: plain(hd) ?? {}, edn: ednText(hd), first: Boolean(first), t: Date.now() };
@@ -506,11 +503,17 @@ export class PageSocket {
     }
   }
 
-  _onState() {
+  /**
+   * The socket moved (or, without `change`, was just created): status, timeline, refusals.
+   * @param {import("../state.js").StateChange} [change] the chsk/state event's `[old new open-changed?]`
+   */
+  _onState(change) {
     const chsk = this.chsk;
     if (chsk === null) return;
     const s = chsk.state;
     const st = chsk.connState;
+    // stopped after a refusal: the message stays until a reconnect moves on
+    if (st === "disconnected" && this.status.phase === "unavailable") return;
     const refused = this.lastHttpStatus;
     if (st === "retry-wait" && refused !== null && [401, 403, 404].includes(refused)) {
       // the server answered: this is not a network blip, retrying will not help
@@ -519,8 +522,7 @@ export class PageSocket {
       return;
     }
     if (st === "open") this.lastHttpStatus = null;
-    const reason = st === "open" ? null : s["last-close"]?.reason ?? s["last-ws-close"]?.reason ?? null;
-    this._timeline(st, chsk.transport, reason === null ? null : String(reason));
+    this._timeline(st, chsk.transport, change === undefined ? null : closeReason(change));
     const transport = chsk.transport;
     /** @type {Status} */
     let status;
@@ -536,24 +538,11 @@ export class PageSocket {
       status = { phase: "offline", transport, detail: st === "disconnected" ? "disconnected" : "not connected", retryAt: null };
     }
     this.status = status;
-    // chsk/state follows Sente's state map, which some moves (a first retry, a reconnect that
-    // is under way) leave unchanged: look again now and then until open
-    this._refresh(st !== "open" && st !== "disconnected" && !this.disposed);
     this._changed();
-  }
-
-  /** @param {boolean} on */
-  _refresh(on) {
-    if (on && this._refresher === null) this._refresher = setInterval(() => this._onState(), 1000);
-    if (!on && this._refresher !== null) {
-      clearInterval(this._refresher);
-      this._refresher = null;
-    }
   }
 
   /** @param {string} detail */
   _unavailable(detail) {
-    this._refresh(false);
     this.status = { phase: "unavailable", transport: null, detail, retryAt: null };
     this._timeline("unavailable", null, detail);
     this._changed();
@@ -571,6 +560,18 @@ export class PageSocket {
     this.timelineCount++;
     if (this.timeline.length > TIMELINE_MAX) this.timeline.splice(0, this.timeline.length - TIMELINE_MAX);
   }
+}
+
+/**
+ * Why the socket closed, when `change` is a close: Sente's reason, else the WebSocket's.
+ * @param {import("../state.js").StateChange} change
+ * @returns {string | null}
+ */
+function closeReason([before, after]) {
+  if (after["last-close"] !== before["last-close"]) return String(after["last-close"]?.reason ?? "") || null;
+  const ws = after["last-ws-close"];
+  if (ws !== before["last-ws-close"] && ws) return String(ws.reason ?? "") || `WebSocket closed, code ${ws.code}`;
+  return null;
 }
 
 /**
