@@ -78,6 +78,8 @@ import { Keyword, brief } from "./values.js";
  * @property {typeof fetch} [fetch] (default: the global one)
  * @property {Record<string, string>} [headers] extra headers on every Ajax request (e.g. a cookie outside browsers)
  * @property {RequestInit} [fetchOptions] extra fetch options (e.g. `credentials`)
+ * @property {EventTarget | null} [onlineTarget] where the browser fires `online` (default: the global
+ *   window, if any); on it a client waiting out a backoff reconnects at once. null: ignore it
  * @property {Clock} [clock]
  * @property {() => number} [random] uniform in [0, 1)
  * @property {Logger | null} [logger] default: console
@@ -137,6 +139,10 @@ export class ChannelSocket {
     const capMs = opts.backoffCapMs === undefined ? CLIENT_TIMING.backoffCapMs : opts.backoffCapMs;
     this._backoffMs = opts.backoffMs ?? ((/** @type {number} */ n) => expBackoffMs(n, this._random(), { capMs }));
     this._wrapRecvEvs = opts.wrapRecvEvs ?? false;
+    const online = opts.onlineTarget === undefined ? /** @type {any} */ (globalThis) : opts.onlineTarget;
+    /** @type {EventTarget | null} */
+    this._onlineTarget = typeof online?.addEventListener === "function" ? online : null;
+    this._onOnline = () => this._retryNow();
 
     /** @type {"auto" | "ws" | "ajax"} */
     this._type = type;
@@ -377,11 +383,13 @@ export class ChannelSocket {
     if (s !== ConnState.IDLE && s !== ConnState.DISCONNECTED) return;
     this._conn.connect({ freshTransport: this._type === "auto" });
     this._downgraded = false;
+    this._onlineTarget?.addEventListener("online", this._onOnline); // once: the same listener
     this._start();
   }
 
   /** Close for good (code 1000 "CLOSE_NORMAL", or abort the poll); no reconnects until connect(). */
   disconnect() {
+    this._onlineTarget?.removeEventListener("online", this._onOnline);
     this._teardown();
     this._conn.disconnect("requested-disconnect", this._clock.now());
     this._flushState();
@@ -469,12 +477,21 @@ export class ChannelSocket {
     this._teardown();
     const wait = this._conn.lost(reason, this._clock.now(), this._backoffMs, wsClose ? { wsClose } : {});
     // scheduled before the chsk/state handlers run: one that disconnects cancels it
-    this._retryTimer = this._clock.setTimeout(() => {
-      this._retryTimer = null;
-      this._conn.retry();
-      this._start();
-    }, wait);
+    this._retryTimer = this._clock.setTimeout(() => this._retry(), wait);
     this._flushState();
+  }
+
+  _retry() {
+    this._retryTimer = null;
+    this._conn.retry();
+    this._start();
+  }
+
+  /** Back online (the browser says so): stop waiting out the backoff and try now. */
+  _retryNow() {
+    if (this._conn.state !== ConnState.RETRY_WAIT || this._retryTimer === null) return;
+    this._clock.clearTimeout(this._retryTimer);
+    this._retry();
   }
 
   /**

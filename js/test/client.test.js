@@ -441,6 +441,55 @@ describe("chsk/state", () => {
   });
 });
 
+describe("back online", () => {
+  /** A client whose window is a bare EventTarget, lost twice: waiting out a 3 s backoff. */
+  async function waiting() {
+    const win = new EventTarget();
+    const t = setup({ type: "ws", onlineTarget: win });
+    openWs(t);
+    FakeWebSocket.last().drop();
+    await t.clock.advance(0);
+    FakeWebSocket.last().drop();
+    assert.equal(t.chsk.connState, "retry-wait");
+    assert.deepEqual(t.clock.pending(), [3000]); // the backoff
+    return { ...t, win };
+  }
+
+  test("the online event ends a backoff wait: the client reconnects at once", async () => {
+    const t = await waiting();
+    t.win.dispatchEvent(new Event("online"));
+    assert.equal(FakeWebSocket.instances.length, 3);
+    assert.equal(t.chsk.connState, "connecting");
+    FakeWebSocket.last().receiveValue(HANDSHAKE());
+    await t.clock.advance(3000); // the cancelled backoff timer does not fire
+    assert.equal(FakeWebSocket.instances.length, 3);
+    assert.equal(t.chsk.isOpen, true);
+  });
+
+  test("online while connecting or open does nothing", async () => {
+    const t = await waiting();
+    t.win.dispatchEvent(new Event("online"));
+    t.win.dispatchEvent(new Event("online")); // connecting: the attempt is under way
+    assert.equal(FakeWebSocket.instances.length, 3);
+    FakeWebSocket.last().receiveValue(HANDSHAKE());
+    t.win.dispatchEvent(new Event("online"));
+    assert.equal(FakeWebSocket.instances.length, 3);
+  });
+
+  test("after disconnect the client no longer listens; connect listens again", async () => {
+    const t = await waiting();
+    t.chsk.disconnect();
+    t.win.dispatchEvent(new Event("online"));
+    assert.equal(FakeWebSocket.instances.length, 2);
+    t.chsk.connect();
+    FakeWebSocket.last().drop();
+    await t.clock.advance(0);
+    FakeWebSocket.last().drop();
+    t.win.dispatchEvent(new Event("online"));
+    assert.equal(FakeWebSocket.instances.length, 5);
+  });
+});
+
 describe("auto: WebSocket with Ajax fallback", () => {
   test("a WS error before any handshake downgrades to Ajax for good", async () => {
     const t = setup();

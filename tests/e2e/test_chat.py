@@ -125,7 +125,7 @@ def test_bob_goes_offline_shows_reconnecting_then_catches_up(chat: Chat, proxy: 
     proxy.set_online(True)
     bob.context.set_offline(False)
     online = time.monotonic()
-    # the next attempt comes after Sente's backoff: 2 to 4 s for the second one
+    # the browser fires "online": the page tries at once instead of waiting out its backoff
     bob.page.wait_for_selector('.jps-chat .jps-status[data-phase="connected"]', timeout=20 * PW_S)
     print(f"bob connected again {time.monotonic() - online:.1f} s after coming back online")
     presence = widget(bob.page, "presence")

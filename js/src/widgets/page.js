@@ -213,6 +213,7 @@ export class PageSocket {
       host: win.location.host,
       protocol: /** @type {"http:" | "https:"} */ (win.location.protocol),
       csrfToken: () => readCookie(this.doc, "_xsrf"),
+      onlineTarget: win,
       fetchOptions: { credentials: "same-origin" },
       // remember the last HTTP status: a 404 or 403 means "stop and say why", not "retry"
       fetch: /** @type {typeof fetch} */ (
