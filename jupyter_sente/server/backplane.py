@@ -3,8 +3,13 @@
 ``attach_backplane(server, backplane)`` makes ``server.send(uid, event)`` reach the clients of
 ``uid`` on every server of the backplane, and ``server.broadcast(event)`` every client of every
 server. The server delivers to its own clients first, as without a backplane, then publishes
-the event once; the other servers deliver it through ``deliver_local``. A server listens to a
+the event; the other servers deliver it through ``deliver_local``. A server listens to a
 uid's channel only while that uid has a connection there (``connected_uids.any``).
+
+The sends and broadcasts of one turn of the event loop travel together: one backplane
+message per target (uid, or everyone) carries them all, in order (up to
+:data:`MAX_EVENTS_PER_MESSAGE`), as Sente's batching does for a client. A burst then costs a
+few backplane messages rather than one per event.
 
 Messages of other kinds (rooms, presence, requests, goodbyes) go to the handlers given to
 :meth:`BackplaneLink.route`: a :class:`~jupyter_sente.rooms.federation.RoomFederation` made
@@ -20,18 +25,24 @@ from collections.abc import Awaitable, Hashable, Iterable
 from typing import Any
 
 from jupyter_sente.backplane import Backplane, BackplaneHealth, BackplaneMessage, OnMessage
-from jupyter_sente.core.events import is_event
-from jupyter_sente.exceptions import SenteError, UsageError
+from jupyter_sente.core.events import CHSK_CLOSE, is_event, is_reserved_id
+from jupyter_sente.exceptions import MessageTooLarge, SenteError, UsageError
 from jupyter_sente.server.connections import ConnectedUids
 from jupyter_sente.server.server import EVERYONE, ChannelSocketServer
-from jupyter_sente.values import MAP_TYPES
+from jupyter_sente.values import MAP_TYPES, VECTOR_TYPES
 
-__all__ = ["BackplaneLink", "attach_backplane", "uid_target"]
+__all__ = ["MAX_EVENTS_PER_MESSAGE", "BackplaneLink", "attach_backplane", "uid_target"]
 
 log = logging.getLogger("jupyter_sente.server")
 
 #: The kinds the link handles itself; every other kind goes to a routed handler.
 _OWN_KINDS = frozenset({"uid", "broadcast"})
+#: The most events one backplane message carries (a message over the backplane's
+#: ``max_message_bytes`` is split in halves until its parts fit).
+MAX_EVENTS_PER_MESSAGE = 256
+
+#: Events waiting for the end of the loop turn, by (kind, uid): ``[[event, flush], ...]``.
+_Pending = dict[tuple[str, Hashable], list[list[Any]]]
 
 
 def uid_target(uid: Hashable, backplane: Backplane) -> str:
@@ -58,6 +69,8 @@ class BackplaneLink:
         self._routes: dict[str, OnMessage] = {}
         self._running = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: _Pending = {}
+        self._flush_handle: asyncio.Handle | None = None
         self._unwatch = server.watch_connected_uids(self._uids_changed)
         #: Relayed sends the backplane refused (too large, or a body it cannot encode).
         self.refused = 0
@@ -78,6 +91,8 @@ class BackplaneLink:
         self._unwatch()
         if self.server.relay is self:
             self.server.relay = None
+        if self._running:
+            self._flush()  # what this turn sent still goes, before the goodbye
         self._running = False
         for task in list(self._tasks):
             task.cancel()
@@ -106,24 +121,56 @@ class BackplaneLink:
     # -- the server's side (ChannelSocketServer.send / broadcast call these) ---------------
 
     def send(self, uid: Hashable, event: list[Any], flush: bool) -> None:
-        """Publish a per-uid send for the other servers (after the local delivery)."""
-        body = {"uid": uid, "event": event, "flush": flush}
-        self._publish(BackplaneMessage("uid", uid_target(uid, self.backplane), body))
+        """Relay a per-uid send to the other servers (after the local delivery)."""
+        self._add(("uid", uid), event, flush)
 
     def broadcast(self, event: list[Any], flush: bool) -> None:
-        """Publish a broadcast for the other servers (after the local delivery)."""
-        self._publish(BackplaneMessage("broadcast", None, {"event": event, "flush": flush}))
+        """Relay a broadcast to the other servers (after the local delivery)."""
+        self._add(("broadcast", None), event, flush)
 
-    def _publish(self, msg: BackplaneMessage) -> None:
+    def _add(self, key: tuple[str, Hashable], event: list[Any], flush: bool) -> None:
         if not self._running:
             return
+        group = self._pending.get(key)
+        if group is None:
+            group = self._pending[key] = []
+        group.append([event, flush])
+        if len(group) >= MAX_EVENTS_PER_MESSAGE:
+            del self._pending[key]
+            self._publish(key, group)
+        if self._flush_handle is None and self._pending:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        pending, self._pending = self._pending, {}
+        for key, group in pending.items():
+            self._publish(key, group)
+
+    def _publish(self, key: tuple[str, Hashable], group: list[list[Any]]) -> None:
+        kind, uid = key
+        if kind == "uid":
+            body = {"uid": uid, "events": group}
+            msg = BackplaneMessage("uid", uid_target(uid, self.backplane), body)
+        else:
+            msg = BackplaneMessage("broadcast", None, {"events": group})
         try:
             # False (down, or queue full) is counted by the backplane: at most once
             self.backplane.publish_nowait(msg)
+        except MessageTooLarge as e:
+            if len(group) > 1:
+                half = len(group) // 2
+                self._publish(key, group[:half])
+                self._publish(key, group[half:])
+                return
+            self._refused(msg, e)
         except SenteError as e:
-            # too large or not encodable: the local clients got it; the others cannot
-            self.refused += 1
-            log.warning("a %s send did not go to the other servers: %s", msg.kind, e)
+            self._refused(msg, e)
+
+    def _refused(self, msg: BackplaneMessage, error: SenteError) -> None:
+        # too large or not encodable: the local clients got it; the others cannot
+        self.refused += 1
+        log.warning("a %s send did not go to the other servers: %s", msg.kind, error)
 
     # -- what the other servers send -------------------------------------------------------
 
@@ -138,22 +185,30 @@ class BackplaneLink:
 
     def _deliver(self, msg: BackplaneMessage) -> None:
         body = msg.body
-        event: Any = body.get("event") if isinstance(body, MAP_TYPES) else None
-        if not isinstance(body, MAP_TYPES) or not is_event(event):
-            log.warning("dropped a %s message from server %s: no event", msg.kind, msg.origin)
+        events = body.get("events") if isinstance(body, MAP_TYPES) else None
+        if not isinstance(events, VECTOR_TYPES):
+            log.warning("dropped a %s message from server %s: no events", msg.kind, msg.origin)
             return
-        event = list(event)
-        flush = body.get("flush") is True
-        if msg.kind == "broadcast":
-            self.server.deliver_local(EVERYONE, event, flush=flush)
-            return
-        uid = body.get("uid")
-        try:
-            hash(uid)
-        except TypeError:
-            log.warning("dropped a uid message from server %s: bad uid %r", msg.origin, uid)
-            return
-        self.server.deliver_local(uid, event, flush=flush)
+        target: Any = EVERYONE
+        if msg.kind == "uid":
+            target = body.get("uid")
+            try:
+                hash(target)
+                if target is None:
+                    raise TypeError
+            except TypeError:
+                log.warning("dropped a uid message from server %s: bad uid %r", msg.origin, target)
+                return
+        deliver = self.server.deliver_local
+        for item in events:
+            event: Any = item[0] if isinstance(item, VECTOR_TYPES) and len(item) == 2 else None
+            # what send() accepts: an event, no chsk id but [:chsk/close]
+            if is_event(event) and (
+                not is_reserved_id(event[0]) or (event[0] == CHSK_CLOSE and len(event) == 1)
+            ):
+                deliver(target, list(event), flush=item[1] is True)
+            else:
+                log.warning("dropped an event from server %s: %.80r", msg.origin, item)
 
     # -- which uids to listen to -----------------------------------------------------------
 

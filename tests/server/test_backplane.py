@@ -16,6 +16,7 @@ from jupyter_sente.exceptions import UsageError
 from jupyter_sente.server import BackplaneLink, ChannelSocketServer, attach_backplane
 from jupyter_sente.server.backplane import uid_target
 from jupyter_sente.tornado import listen, make_app
+from jupyter_sente.values import kw
 from tests.backplane.helpers import Inbox, until
 from tests.multiserver.helpers import Recorded
 from tests.server.helpers import TEST_OPTIONS, S
@@ -106,15 +107,41 @@ async def test_send_and_broadcast_reach_the_clients_of_another_server(
     assert bob.of("test/hello") == []
 
 
+async def test_the_sends_of_one_loop_turn_travel_as_one_message_per_target(
+    serve: Serve, connect: Connect
+) -> None:
+    a, b = await serve("server-a"), await serve("server-b")
+    alice = await connect(b, "alice", "a-1")
+    bob = await connect(b, "bob", "b-1")
+    await until(lambda: b.listens_to("alice") and b.listens_to("bob"))
+    received = b.backplane.health().received
+    for n in range(300):  # more than one message holds: 256 + 44
+        a.server.send("alice", ["test/n", n])
+    a.server.broadcast(["test/all", 1])
+    a.server.send("bob", ["test/n", 0])
+    await alice.wait_for(lambda: len(alice.of("test/n")) == 300)
+    assert alice.of("test/n") == list(range(300))  # in order
+    await bob.wait_for(lambda: bob.of("test/all") == [1] and bob.of("test/n") == [0])
+    assert b.backplane.health().received - received == 4  # alice 2, bob 1, everyone 1
+
+
 async def test_a_send_the_backplane_refuses_still_reaches_local_clients(
     serve: Serve, connect: Connect, caplog: pytest.LogCaptureFixture
 ) -> None:
-    a = await serve("server-a", max_message_bytes=200)
+    a, b = await serve("server-a", max_message_bytes=400), await serve("server-b")
     bob = await connect(a, "bob", "b-1")
+    alice = await connect(b, "alice", "a-1")
+    await until(lambda: b.listens_to("alice"))
     a.server.send("bob", ["test/big", "x" * 500])
     await bob.wait_for(lambda: bob.of("test/big"))
-    assert a.link.refused == 1
+    await until(lambda: a.link.refused == 1, what="the refusal")
     assert a.backplane.health().refused_too_large == 1
+    # together too large, one by one not: split until the parts fit
+    for n in range(8):
+        a.server.send("alice", ["test/n", f"{n}" * 100])
+    await alice.wait_for(lambda: len(alice.of("test/n")) == 8)
+    assert [t[0] for t in alice.of("test/n")] == [str(n) for n in range(8)]
+    assert a.link.refused == 1
     assert any(
         r.levelno == logging.WARNING and "did not go to the other servers" in r.getMessage()
         for r in caplog.records
@@ -154,12 +181,18 @@ async def test_a_server_takes_one_link_and_a_kind_goes_to_one_handler() -> None:
         link.route(["room"], Inbox())
 
 
-async def test_a_malformed_message_from_another_server_is_dropped_with_a_warning(
-    serve: Serve, caplog: pytest.LogCaptureFixture
+async def test_malformed_messages_and_reserved_events_from_another_server_are_dropped(
+    serve: Serve, connect: Connect, caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b = await serve("server-a"), await serve("server-b")
-    await b.backplane.publish(BackplaneMessage("broadcast", None, {"event": "not an event"}))
-    await until(
-        lambda: any("no event" in r.getMessage() for r in caplog.records), what="the warning"
-    )
+    bob = await connect(a, "bob", "b-1")
+    await b.backplane.publish(BackplaneMessage("broadcast", None, {"event": "not events"}))
+    forged = [[kw("chsk/handshake"), ["x", None, None, True]], False]
+    good = [[kw("test/ok"), 1], False]
+    await b.backplane.publish(BackplaneMessage("broadcast", None, {"events": [forged, good]}))
+    await bob.wait_for(lambda: bob.of("test/ok") == [1])
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("no events" in m for m in messages)
+    assert any("dropped an event from server server-b" in m for m in messages)
+    assert [h[0] for h in bob.of("chsk/handshake")] == ["bob"]  # its own handshake only
     assert a.backplane.health().handler_errors == 0
