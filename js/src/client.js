@@ -35,6 +35,7 @@ import { Keyword, brief } from "./values.js";
  * Timers and time, injectable so tests can run a fake clock.
  * @typedef {object} Clock
  * @property {() => number} now Unix ms
+ * @property {() => number} [elapsed] a monotonic ms clock for round trips (default: `now`)
  * @property {(fn: () => void, ms: number) => unknown} setTimeout
  * @property {(handle: any) => void} clearTimeout
  */
@@ -92,6 +93,7 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** @type {Clock} */
 const REAL_CLOCK = {
   now: () => Date.now(),
+  elapsed: () => performance.now(), // sub-ms: a loopback round trip is well under 1 ms
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (h) => globalThis.clearTimeout(h),
 };
@@ -283,6 +285,47 @@ export class ChannelSocket {
         },
       });
     });
+  }
+
+  /**
+   * One round trip to the server, in ms. Over WebSocket it is Sente's keep-alive ping,
+   * `[[:chsk/ws-ping] cb-id]`, which the server answers `"pong"`; over Ajax (which has no ping)
+   * a POST of `[[:chsk/ws-ping] nil]`, which the server answers at once with
+   * `:chsk/dummy-cb-200` (and its router sees as the event `[:chsk/ws-ping]`, as from a
+   * WebSocket ping). Rejects with ReplyClosed when not open, ReplyTimeout after `timeoutMs`,
+   * ReplyFailed on `:chsk/error` or an unexpected answer. A failed ping does not reconnect.
+   * @param {number} [timeoutMs] default: wsPingTimeoutMs (5000)
+   * @returns {Promise<number>}
+   */
+  ping(timeoutMs = this._wsPingTimeoutMs) {
+    if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) throw new UsageError("ping needs a non-negative timeoutMs");
+    const ev = [CHSK_WS_PING];
+    if (!this._conn.isOpen) return Promise.reject(replyError(CHSK_CLOSED, ev));
+    const overAjax = this._transport === "ajax";
+    const expected = overAjax ? CHSK_DUMMY_CB_200 : PONG;
+    const t0 = this._elapsed();
+    return new Promise((resolve, reject) => {
+      /** @type {ReplyCallback} */
+      const cb = (reply) => {
+        const err = replyError(reply, ev);
+        if (err !== null) reject(err);
+        else if (reply === expected) resolve(this._elapsed() - t0);
+        else reject(new ReplyFailed(`ping got ${brief(reply)}, not ${brief(expected)}`, CHSK_ERROR));
+      };
+      if (!overAjax) {
+        this._send(ev, timeoutMs, cb);
+        return;
+      }
+      this._post(this._packer.pack(envelope(ev, null)), timeoutMs, cb).catch((e) => {
+        this._logger.warn("chsk POST failed:", e);
+        cb(CHSK_ERROR);
+      });
+    });
+  }
+
+  /** Now, on the clock for round trips. */
+  _elapsed() {
+    return this._clock.elapsed ? this._clock.elapsed() : this._clock.now();
   }
 
   /**

@@ -3,7 +3,7 @@ import { beforeEach, describe, test } from "node:test";
 
 import { ChannelSocket, resolveUrls } from "../src/client.js";
 import { ednPacker } from "../src/edn.js";
-import { ReplyClosed, ReplyTimeout, UsageError } from "../src/errors.js";
+import { ReplyClosed, ReplyFailed, ReplyTimeout, UsageError } from "../src/errors.js";
 import { equals, kw } from "../src/values.js";
 import { FakeClock, FakeFetch, FakeWebSocket, collectingLogger, settle } from "./fakes.js";
 
@@ -438,6 +438,60 @@ describe("chsk/state", () => {
     t.fetch.open("GET")[0].reply(kw("chsk/timeout"));
     await settle();
     assert.equal(t.seen.length, n);
+  });
+});
+
+describe("ping", () => {
+  test("over WebSocket: [[:chsk/ws-ping] cb-id], the round trip until the pong", async () => {
+    const t = setup();
+    const ws = openWs(t);
+    const rtt = t.chsk.ping(1000);
+    const [[ev, cbId]] = /** @type {any[]} */ (ws.sentValues());
+    assert.deepEqual(ev, [kw("chsk/ws-ping")]);
+    await t.clock.advance(7);
+    ws.receive(`["pong" "${cbId}"]`);
+    assert.equal(await rtt, 7);
+  });
+
+  test("over WebSocket: no pong is a ReplyTimeout and leaves the socket open; another answer a ReplyFailed", async () => {
+    const t = setup({ wsKaliveMs: null });
+    const ws = openWs(t);
+    const late = t.chsk.ping(500).catch((e) => e);
+    await t.clock.advance(500);
+    assert.ok((await late) instanceof ReplyTimeout);
+    assert.equal(t.chsk.isOpen, true);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    const odd = t.chsk.ping().catch((e) => e);
+    ws.receive(`["ping?" "${/** @type {any} */ (ws.sentValues()[1])[1]}"]`);
+    const e = await odd;
+    assert.ok(e instanceof ReplyFailed && e.value === kw("chsk/error"), String(e));
+    assert.match(e.message, /ping got "ping\?", not "pong"/);
+  });
+
+  test("over Ajax: a POST of [[:chsk/ws-ping] nil], answered at once with :chsk/dummy-cb-200", async () => {
+    const t = setup({ type: "ajax" });
+    t.chsk.connect();
+    await settle();
+    t.fetch.open("GET")[0].reply([kw("chsk/handshake"), ["alice", null, null]]);
+    await settle();
+    const rtt = t.chsk.ping(1000);
+    await settle();
+    const [post] = t.fetch.open("POST");
+    assert.equal(post.body?.get("ppstr"), "[[:chsk/ws-ping] nil]");
+    await t.clock.advance(12);
+    post.respond(200, "[:chsk/dummy-cb-200 nil]");
+    assert.equal(await rtt, 12);
+    const slow = t.chsk.ping(1000).catch((e) => e);
+    await t.clock.advance(1000);
+    assert.ok((await slow) instanceof ReplyTimeout);
+    assert.equal(t.chsk.isOpen, true);
+  });
+
+  test("while not open: ReplyClosed at once, nothing sent", async () => {
+    const t = setup();
+    await assert.rejects(t.chsk.ping(), ReplyClosed);
+    assert.throws(() => t.chsk.ping(-1), UsageError);
+    assert.deepEqual(t.logger.warnings, []);
   });
 });
 

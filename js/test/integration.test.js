@@ -204,6 +204,16 @@ describe("against the Python demo server", () => {
     assert.ok(containsString(await got2, tag2));
   });
 
+  test("ping: the server answers over WebSocket (pong) and over Ajax (a POST without cb)", async () => {
+    const chsk = client(await session(edn()));
+    await chsk.whenOpen(WAIT_MS);
+    const overWs = await chsk.ping(WAIT_MS);
+    chsk.switchType("ajax");
+    await chsk.whenOpen(WAIT_MS);
+    const overAjax = await chsk.ping(WAIT_MS);
+    for (const ms of [overWs, overAjax]) assert.ok(ms > 0 && ms < WAIT_MS, `round trip of ${ms} ms`);
+  });
+
   test("switchType moves a live client from WebSocket to Ajax and back", async () => {
     const chsk = client(await session(edn()));
     await chsk.whenOpen(WAIT_MS);

@@ -357,17 +357,23 @@ describe("the page socket", () => {
     page.dispose();
   });
 
-  test("the round trip is a no-op room request answered at once", async () => {
-    const { page } = setup();
+  test("the round trip is the client's ping, with last, min and average", async () => {
+    const { page, clock } = setup();
     const ws = FakeWebSocket.last();
     assert.equal(await page.measureRtt(), null, "not open");
     ws.receiveValue(HANDSHAKE("ann"));
-    const rtt = page.measureRtt();
-    assert.deepEqual(sentEvents(ws).at(-1)?.[0][0], kw("sente.room/leave"));
-    replyLast(ws, M({ "ok?": false }));
-    const ms = await rtt;
-    assert.ok(typeof ms === "number" && ms >= 0);
-    assert.equal(page.rtt.count, 1);
+    for (const ms of [8, 4]) {
+      const rtt = page.measureRtt();
+      assert.deepEqual(sentEvents(ws).at(-1)?.[0], [kw("chsk/ws-ping")]);
+      await clock.advance(ms);
+      replyLast(ws, "pong");
+      assert.equal(await rtt, ms);
+    }
+    assert.deepEqual(page.rtt, { last: 4, min: 4, avg: 6, count: 2 });
+    const lost = page.measureRtt();
+    await clock.advance(10_000);
+    assert.equal(await lost, null, "no pong");
+    assert.equal(page.rtt.count, 2);
     page.dispose();
   });
 

@@ -48,6 +48,14 @@ def echo(msg):
 
 
 def test_lab_chat_presence_and_inspector(page: Page, jupyter_server: JupyterServer) -> None:
+    frames: list[str] = []
+
+    def watch(ws: WebSocket) -> None:
+        if "sente/chsk" in ws.url:
+            ws.on("framesent", lambda f: frames.append(f"> {f}"))
+            ws.on("framereceived", lambda f: frames.append(f"< {f}"))
+
+    page.on("websocket", watch)
     nb = jupyter_server.write_notebook(
         "lab-lobby", [KERNEL_LOBBY, 'Chat("lobby")', 'Presence("lobby")', "Inspector()"]
     )
@@ -79,6 +87,9 @@ def test_lab_chat_presence_and_inspector(page: Page, jupyter_server: JupyterServ
     expect(inspector.locator('[data-field="transport"]')).to_have_text(re.compile(r"^ws "))
     expect(inspector).to_have_attribute("data-rtt", re.compile(r"^\d+\.\d+$"))
     expect(inspector.locator('[data-field="rtt"]')).to_have_text(re.compile(r"\d ms \(min"))
+    # the round trip is Sente's ping [[:chsk/ws-ping] cb-id], answered "pong" with the cb-id
+    pings = [m.group(1) for f in frames if (m := re.match(r'> \[\[:chsk/ws-ping\] "(\w+)"\]$', f))]
+    assert pings and f'< ["pong" "{pings[0]}"]' in frames, frames[:20]
     expect(inspector.locator('[data-field="handshake"]')).to_contain_text(':kind "tab"')
     screenshot(page, "lab-lobby", ".jps-chat", ".jps-presence", ".jps-inspector")
     assert page.sente_errors == []  # type: ignore[attr-defined]
@@ -203,9 +214,14 @@ def test_inspector_forces_ajax_disconnects_and_reconnects(
     page.keyboard.press("Tab")
     expect(inspector.get_by_role("button", name="Ping")).to_be_focused()
     samples = rtt_samples(inspector)
-    page.keyboard.press("Enter")
+    # over Ajax the ping is a POST of [[:chsk/ws-ping] nil], which the server answers at once
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and "ws-ping" in (r.request.post_data or "")
+    ) as pinged:
+        page.keyboard.press("Enter")
+    assert (pinged.value.status, pinged.value.text()) == (200, "[:chsk/dummy-cb-200 nil]")
     expect(inspector.locator('[data-field="rtt"]')).to_have_text(
-        re.compile(rf"\b{samples + 1} samples?\)")
+        re.compile(rf"^\d+(\.\d)? ms \(min .*\b{samples + 1} samples?\)")
     )
 
     inspector.get_by_role("button", name="Disconnect").click()

@@ -52,7 +52,7 @@ export const inspectorView = {
       () => page.switchType(page.type === "ajax" ? "auto" : "ajax"),
       "Switch between Ajax long-polling and WebSocket (auto)",
     );
-    const bPing = button("Ping", () => void page.measureRtt(), "Measure one request → reply round trip now");
+    const bPing = button("Ping", () => void page.measureRtt(), "Ping the server now: one round trip");
     f.body.append(
       grid,
       h(doc, "div", { class: "jps-section", text: "state timeline" }),

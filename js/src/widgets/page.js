@@ -24,8 +24,6 @@ const PAGE_KEY = Symbol.for("jupyter-sente.page-socket");
 const IDLE_CLOSE_MS = 30_000;
 const REPLY_TIMEOUT_MS = 10_000;
 const TIMELINE_MAX = 60;
-/** A room name nobody joins: leaving it is a no-op the server answers at once (RTT probe). */
-const RTT_ROOM = "sente.widgets/rtt-probe";
 
 const ROOM_JOIN = kw("sente.room/join");
 const ROOM_LEAVE = kw("sente.room/leave");
@@ -309,33 +307,26 @@ export class PageSocket {
   }
 
   /**
-   * One request -> reply round trip, in ms (null when it failed): a no-op room event that the
-   * server answers at once, on whichever transport is in use.
+   * One round trip to the server, in ms (null when it failed): the client's ping, on whichever
+   * transport is in use (a WebSocket ping and its pong, or a POST the server answers at once).
    * @returns {Promise<number | null>}
    */
-  measureRtt() {
+  async measureRtt() {
     const chsk = this.chsk;
-    if (chsk === null || !chsk.isOpen) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const t0 = performance.now();
-      chsk.send([ROOM_LEAVE, new Map([[K_ROOM, RTT_ROOM]])], {
-        timeoutMs: REPLY_TIMEOUT_MS,
-        cb: (reply) => {
-          if (isReplyError(reply)) {
-            resolve(null);
-            return;
-          }
-          const ms = performance.now() - t0;
-          const r = this.rtt;
-          r.avg = r.avg === null ? ms : r.avg + (ms - r.avg) / Math.min(r.count + 1, 20);
-          r.count++;
-          r.last = ms;
-          r.min = r.min === null ? ms : Math.min(r.min, ms);
-          this._changed();
-          resolve(ms);
-        },
-      });
-    });
+    if (chsk === null || !chsk.isOpen) return null;
+    let ms;
+    try {
+      ms = await chsk.ping(REPLY_TIMEOUT_MS);
+    } catch {
+      return null;
+    }
+    const r = this.rtt;
+    r.avg = r.avg === null ? ms : r.avg + (ms - r.avg) / Math.min(r.count + 1, 20);
+    r.count++;
+    r.last = ms;
+    r.min = r.min === null ? ms : Math.min(r.min, ms);
+    this._changed();
+    return ms;
   }
 
   // -- rooms -------------------------------------------------------------------------------------
