@@ -614,10 +614,16 @@ def _read_envelope(text: str, max_depth: int) -> Any:
     if m is None or max_depth < 1:
         return _MISS
     payload_text, cb_id = m.groups()
-    try:
-        payload = _read(payload_text, max_depth - 1, _MISS)
-    except DecodeError:
-        return _MISS
+    if payload_text.isascii() and "#" not in payload_text:  # what _read would do, a call less
+        tokens: list[str] = _tokenize(payload_text)
+        while tokens and not tokens[-1]:
+            tokens.pop()
+        payload = _read_plain(tokens, max_depth - 1)
+    else:
+        try:
+            payload = _read(payload_text, max_depth - 1, _MISS)
+        except DecodeError:
+            return _MISS
     if payload is _MISS:
         return _MISS
     v = _new_list(ImmutableList)
@@ -650,7 +656,7 @@ def _escape_match(m: re.Match[str]) -> str:
 
 
 def _write_str(s: str) -> str:
-    if _STRING_NEEDS_ESCAPE(s) is None:
+    if s.isalnum() or _STRING_NEEDS_ESCAPE(s) is None:  # alphanumeric: no escape, no regex
         return '"' + s + '"'
     return '"' + _STRING_ESCAPE(_escape_match, s) + '"'
 
@@ -821,12 +827,19 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
         for x in xs:
             t = type(x)
             if t is str:
-                add('"' + x + '"' if needs_escape(x) is None else write_str(x))
+                add('"' + x + '"' if x.isalnum() or needs_escape(x) is None else write_str(x))
             elif t is fast_kw:
                 add(x._edn or _keyword_text(x))
             else:
                 f = scalar(t)
-                add(f(x) if f is not None else write(x, depth))
+                if f is not None:
+                    add(f(x))
+                elif t is list:  # the usual collections without a call to write()
+                    add("[" + write_seq(x, depth) + "]")
+                elif t is dict:
+                    add("{" + write_map(x, depth) + "}")
+                else:
+                    add(write(x, depth))
         return " ".join(parts)
 
     def write_map(d: dict[Any, Any], depth: int) -> str:
@@ -848,12 +861,22 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
                     compare = True
             t = type(x)
             if t is str:
-                add(ks + (' "' + x + '"' if needs_escape(x) is None else " " + write_str(x)))
+                if x.isalnum() or needs_escape(x) is None:  # isalnum: no escape, no regex
+                    add(ks + ' "' + x + '"')
+                else:
+                    add(ks + " " + write_str(x))
             elif t is fast_kw:
                 add(ks + " " + (x._edn or _keyword_text(x)))
             else:
                 f = scalar(t)
-                add(ks + " " + (f(x) if f is not None else write(x, depth)))
+                if f is not None:
+                    add(ks + " " + f(x))
+                elif t is list:
+                    add(ks + " [" + write_seq(x, depth) + "]")
+                elif t is dict:
+                    add(ks + " {" + write_map(x, depth) + "}")
+                else:
+                    add(ks + " " + write(x, depth))
         if compare and len(d) > 1:
             _check_clojure_duplicates(d, "key", "map", EncodeError)
         return ", ".join(parts)
@@ -888,6 +911,21 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
 
     def dumps(value: Any) -> str:
         try:
+            if type(value) is list:
+                if len(value) == 2 and max_depth > 0:
+                    # An envelope [x "cb-id"] or [x nil]: the text write_seq gives, built
+                    # without a list of parts (an alphanumeric string needs no escape).
+                    x, cb = value
+                    if type(cb) is str and cb.isalnum():
+                        tail = ' "' + cb + '"]'
+                    elif cb is None:
+                        tail = " nil]"
+                    else:
+                        return "[" + write_seq(value, 0) + "]"
+                    if type(x) is list:
+                        return "[[" + write_seq(x, 1) + "]" + tail
+                    return "[" + write(x, 1) + tail
+                return "[" + write_seq(value, 0) + "]"
             return write(value, 0)
         except RecursionError:
             raise EncodeError(

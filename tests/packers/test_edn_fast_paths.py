@@ -9,11 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jupyter_sente.exceptions import DecodeError
+from jupyter_sente.exceptions import DecodeError, EncodeError
 from jupyter_sente.packers import edn
 from jupyter_sente.packers.edn import PACKER, EdnPacker
 from jupyter_sente.values import Char, kw
 from tests.packers.test_edn_properties import same
+from tests.strategies import edn_values
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -112,3 +113,32 @@ def test_an_envelope_counts_as_a_nesting_level() -> None:
         EdnPacker(max_depth=1).unpack('[[1] "a1b2c3"]')
     with pytest.raises(DecodeError, match="max_depth=0"):
         EdnPacker(max_depth=0).unpack('[1 "a1b2c3"]')
+
+
+CB_IDS = ["a1b2c3", None, "", "x y", 'a"b', "\x01", "é", "\uff21\uff22"]
+
+
+def pack(max_depth: int, value: Any) -> tuple[str, str]:
+    try:
+        return "text", EdnPacker(max_depth=max_depth).pack(value)
+    except EncodeError as e:
+        return "error", str(e)
+
+
+@SETTINGS
+@given(edn_values, st.sampled_from(CB_IDS), st.sampled_from([0, 1, 2, 3, 1000]))
+def test_an_envelope_packs_as_any_vector_of_two(value: Any, cb_id: Any, max_depth: int) -> None:
+    # the envelope's fast path: "[" + payload + " " + cb-id + "]", one nesting level down
+    whole = pack(max_depth, [value, cb_id])
+    payload = pack(max_depth - 1, value) if max_depth > 0 else ("error", "")
+    if payload[0] == "text":
+        assert whole == ("text", "[" + payload[1] + " " + PACKER.pack(cb_id) + "]")
+    else:
+        assert whole[0] == "error"
+        assert f"max_depth={max_depth}" in whole[1] or payload[1] in whole[1]
+
+
+def test_alphanumeric_strings_are_written_as_they_are() -> None:
+    assert PACKER.pack([{kw("msg"): "hello"}, "a1b2c3"]) == '[{:msg "hello"} "a1b2c3"]'
+    assert PACKER.pack(["\uff21\uff22", "²"]) == '["\uff21\uff22" "²"]'
+    assert PACKER.pack(['a"b', "a\\b", "\x01"]) == '["a\\"b" "a\\\\b" "\\u0001"]'
