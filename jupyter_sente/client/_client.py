@@ -661,12 +661,15 @@ class Client:
         # A reply [payload "cb-id"] is the hot path: checked first, on the list itself (an EDN
         # vector is edn-format's ImmutableList, whose len and [] are Python-level calls).
         items = msg._list if type(msg) is ImmutableList else msg
-        if type(items) is list and len(items) == 2 and type(items[1]) is str:
-            hit = self._pending.resolve(items[1], items[0])
-            if hit is not None:
-                if not hit[0].done():
-                    hit[0].set_result(items[0])
-                return
+        if type(items) is list and len(items) == 2:
+            payload, cb_id = items
+            if type(cb_id) is str:
+                hit = self._pending.resolve(cb_id, payload)
+                if hit is not None:
+                    fut = hit[0]
+                    if not fut.done():
+                        fut.set_result(payload)
+                    return
         try:
             payload, cb_id = open_envelope(msg)
         except ProtocolError as e:

@@ -51,6 +51,12 @@ _MAX_CHECKED_IDS = 4096
 
 def to_event(event: EventLike) -> list[Any]:
     """The wire event for an API argument; ``UsageError`` if it is not one (or is a ``chsk/`` id)."""
+    if (type(event) is tuple or type(event) is list) and len(event) == 2:
+        first = event[0]
+        if type(first) is str:  # the usual ("ns/id", data) with an id seen before
+            k = _checked_ids.get(first)
+            if k is not None:
+                return [k, event[1]]
     if (type(event) is tuple or type(event) is list) and 1 <= len(event) <= 2:
         first = event[0]
         k = _checked_ids.get(first) if type(first) is str or isinstance(first, Keyword) else None

@@ -44,7 +44,8 @@ class DispatchingConnection(ClientConnection):
         opcode = event.opcode
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if event.fin:
-                self._on_message(self, bytes(event.data))
+                data = event.data
+                self._on_message(self, data if type(data) is bytes else bytes(data))
             else:
                 self._fragments = [bytes(event.data)]
         elif opcode is Opcode.CONT and self._fragments is not None:
