@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import urllib.error
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,22 @@ async def pair(
 
 
 async def health(server: ServerProcess) -> dict[str, Any]:
-    report: dict[str, Any] = await asyncio.to_thread(server.api, "sente/health")
+    """The server's ``sente/health`` report (a 503 while the backplane is down, too)."""
+    try:
+        report: dict[str, Any] = await asyncio.to_thread(server.api, "sente/health")
+    except urllib.error.HTTPError as e:
+        assert e.code == 503, e
+        report = json.loads(e.read())
+    return report
+
+
+async def healthy(server: ServerProcess, timeout: float = 10) -> dict[str, Any]:
+    """Poll the health check until it is ok: the backplane connects after the server listens."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds(timeout)
+    while not (report := await health(server))["ok"]:
+        assert loop.time() < deadline, report
+        await asyncio.sleep(0.05)
     return report
 
 
@@ -127,8 +143,8 @@ async def test_a_client_on_one_jupyter_server_and_a_kernel_on_another_share_a_ro
 ) -> None:
     a, b = pair
     for server in (a, b):
-        report = await health(server)
-        assert report["backplane"]["backend"] == "redis" and report["backplane"]["ok"], report
+        report = await healthy(server)
+        assert report["backplane"]["backend"] == "redis", report
 
     # a kernel on B, started through B's REST API, joins the room with two handlers
     body = {"path": "nb.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
