@@ -259,6 +259,7 @@ class RoomFederation:
     async def _tick_loop(self) -> None:
         # heartbeats are due every heartbeat_ms; expiry is checked as often
         period = min(self.heartbeat_ms, 1_000) / 1000
+        slack = period * 1000 / 2
         while True:
             await asyncio.sleep(period)
             now = self._now_ms()
@@ -269,7 +270,10 @@ class RoomFederation:
                 self._resync(now)
             for room, local in list(self.local.items()):
                 due = local.next_heartbeat
-                if room not in self._opening and due is not None and now >= due:
+                # half a period early rather than a whole period late: a tick that wakes a
+                # hair before the due time must not stretch the heartbeat to two periods
+                # (the others expire a server after 3 heartbeats of silence)
+                if room not in self._opening and due is not None and now >= due - slack:
                     self._publish(BackplaneMessage("presence", room, local.snapshot(now)))
             for room, remote in list(self.remote.items()):
                 self._apply(room, remote.expire(now))
