@@ -196,7 +196,7 @@ async def test_a_client_on_one_jupyter_server_and_a_kernel_on_another_share_a_ro
         took = loop.time() - killed
         assert [i for i in alice.diffs_dropping("lobby", "bob") if i >= seen]
         heartbeat = HEARTBEAT_MS / 1000
-        assert 2 * heartbeat * 0.9 <= took <= 4 * heartbeat + seconds(2), took
+        assert heartbeat * 0.9 <= took <= 4 * heartbeat + seconds(2), took
         assert (await health(a))["ok"] is True
     finally:
         kc.stop_channels()

@@ -181,7 +181,8 @@ async def test_a_killed_server_members_expire_from_the_others_presence_as_a_diff
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
-    # it went by a presence diff, after 3 heartbeats of silence (checked every heartbeat)
+    # it went by a presence diff, after 3 heartbeats of silence (checked every heartbeat), so
+    # between 1.5 and 4 heartbeats after the kill (docs/backplane.md)
     assert [i for i in alice.diffs_dropping("lobby", "bob") if i >= seen]
     heartbeat = HEARTBEAT_MS / 1000
-    assert 2 * heartbeat * 0.9 <= took <= 4 * heartbeat + seconds(1), took
+    assert heartbeat * 0.9 <= took <= 4 * heartbeat + seconds(1), took
