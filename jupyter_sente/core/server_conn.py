@@ -14,6 +14,9 @@ is gone::
 
 ``OPEN --handshake--> CLOSED_IN_GRACE``: an Ajax client that asks for a handshake again has
 given up its held poll; it keeps its place (no uidport noise) while it polls again.
+
+``--replaced--> GONE`` (from any state but GONE): the client opened a channel on the other
+transport (a WebSocket, or a held long-poll), which wins; this entry goes at once.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class ConnEvent(enum.Enum):
     REOPEN = "reopen"  # a channel came back within the grace period (reconnect or repoll)
     HANDSHAKE = "handshake"  # an Ajax client asked for a handshake
     GRACE_EXPIRED = "grace-expired"  # the grace period passed without a new channel
+    REPLACED = "replaced"  # the client has a channel on the other transport now
 
 
 _S = ConnState
@@ -61,12 +65,15 @@ TRANSITIONS: Final[dict[tuple[ConnState, ConnEvent], ConnState]] = {
     (_S.HANDSHAKING, _E.OPEN): _S.OPEN,
     (_S.HANDSHAKING, _E.HANDSHAKE): _S.HANDSHAKING,
     (_S.HANDSHAKING, _E.GRACE_EXPIRED): _S.GONE,
+    (_S.HANDSHAKING, _E.REPLACED): _S.GONE,
     (_S.OPEN, _E.CLOSE): _S.CLOSED_IN_GRACE,
     (_S.OPEN, _E.SUPERSEDED): _S.OPEN,
     (_S.OPEN, _E.HANDSHAKE): _S.CLOSED_IN_GRACE,
+    (_S.OPEN, _E.REPLACED): _S.GONE,
     (_S.CLOSED_IN_GRACE, _E.REOPEN): _S.OPEN,
     (_S.CLOSED_IN_GRACE, _E.HANDSHAKE): _S.CLOSED_IN_GRACE,
     (_S.CLOSED_IN_GRACE, _E.GRACE_EXPIRED): _S.GONE,
+    (_S.CLOSED_IN_GRACE, _E.REPLACED): _S.GONE,
 }
 
 #: The event a new channel (WebSocket opened, long-poll held) is, by the state it finds.

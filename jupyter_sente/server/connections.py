@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,9 @@ class Connection:
     __slots__ = (
         "_grace",
         "_logged",
+        "_sent",
+        "_skip",
+        "_skip_until",
         "channel",
         "client_id",
         "conn_id",
@@ -57,6 +61,11 @@ class Connection:
         self.channel: ServerChannel | None = None
         self._grace: asyncio.TimerHandle | None = None
         self._logged: set[str] = set()
+        # the server's delivery ledger: batches sent lately (oldest first), and the event
+        # numbers an entry that replaced another must not send again, until a time
+        self._sent: deque[Any] = deque()
+        self._skip: frozenset[int] = frozenset()
+        self._skip_until = 0.0
 
     @property
     def key(self) -> ConnKey:
@@ -126,6 +135,10 @@ class ConnectionTable:
         self._conns[key] = conn
         self._by_kind[conn.kind][key] = conn
         self._by_uid.setdefault((conn.kind, conn.uid), {})[conn.client_id] = conn
+
+    def other(self, conn: Connection) -> Connection | None:
+        """The entry of the same client (uid, client-id) on the other transport, if any."""
+        return self._conns.get(("ajax" if conn.kind == "ws" else "ws", conn.uid, conn.client_id))
 
     def of_uid(self, kind: Transport, uid: Hashable) -> list[Connection]:
         """The uid's entries for one transport (a snapshot)."""

@@ -37,7 +37,13 @@ from jupyter_sente.core.events import (
     is_reserved_id,
 )
 from jupyter_sente.core.server_conn import NEW_CHANNEL_EVENT, ConnEvent, ConnState, is_counted
-from jupyter_sente.core.timing import BatchWindow, KeepAlive, KeepAliveAction, send_retry_delay_ms
+from jupyter_sente.core.timing import (
+    SEND_RETRY_BACKOFF_MS,
+    BatchWindow,
+    KeepAlive,
+    KeepAliveAction,
+    send_retry_delay_ms,
+)
 from jupyter_sente.exceptions import PackError, ProtocolError, UsageError
 from jupyter_sente.packers import Packer, get_packer
 from jupyter_sente.server.channel import (
@@ -84,6 +90,9 @@ ConnectionWatcher: TypeAlias = Callable[[Literal["open", "close"], Connection], 
 H = TypeVar("H", bound=Handler)
 
 _TRANSPORTS: Final[tuple[Transport, Transport]] = ("ws", "ajax")
+
+#: A pushed event with its number (per server, in the order of ``deliver_local``).
+_Item: TypeAlias = "tuple[int, list[Any]]"
 
 
 class _Everyone:
@@ -183,12 +192,22 @@ class WsSocket:
         return f"WsSocket(uid={self.uid!r}, client_id={self.client_id!r}, conn_id={self.conn_id!r})"
 
 
+@dataclass(eq=False)
+class _Batch:
+    """One flushed batch, packed once for all its recipients; ``seqs`` number its events."""
+
+    seqs: tuple[int, ...]
+    events: list[list[Any]]
+    data: bytes
+    made_at: float
+
+
 @dataclass
 class _Retry:
     """A batch waiting for its client to (re)connect or repoll."""
 
     key: ConnKey
-    data: bytes
+    batch: _Batch
     retry: int
     timer: asyncio.TimerHandle | None = None
 
@@ -220,9 +239,16 @@ class ChannelSocketServer:
         self._table = ConnectionTable()
         self._uid_watchers: list[UidsWatcher] = []
         self._conn_watchers: list[ConnectionWatcher] = []
-        self._windows: dict[tuple[Transport, Any], BatchWindow[list[Any]]] = {}
+        self._windows: dict[tuple[Transport, Any], BatchWindow[_Item]] = {}
         # Ajax windows kept without a timer while the server has no Ajax entry at all
-        self._ajax_held: dict[Any, BatchWindow[list[Any]]] = {}
+        self._ajax_held: dict[Any, BatchWindow[_Item]] = {}
+        self._next_seq = 0
+        longest_window = max(self.options.send_buf_ms_ws, self.options.send_buf_ms_ajax)
+        # how long a client's entry remembers the batches it sent (for the entry that may
+        # replace it: a batch made before a window's length could still wait there), and how
+        # long a replacing entry skips them (a window, then Sente's retries)
+        self._ledger_ms = longest_window + 1000
+        self._skip_ms = longest_window + 2 * sum(SEND_RETRY_BACKOFF_MS) + 1000
         self._ajax_held_ends: deque[tuple[float, Any]] = deque()
         self._retries: dict[ConnKey, list[_Retry]] = {}
         self._sockets: set[WsSocket] = set()
@@ -326,16 +352,18 @@ class ChannelSocketServer:
             self._close_target(target)
             return
         now = loop.time() * 1000
+        item = (self._next_seq, event)
+        self._next_seq += 1
         for kind in _TRANSPORTS:
             key = (kind, target)
             window = self._windows.get(key)
             if window is None:
                 if kind == "ajax" and not self._table.count("ajax"):
-                    self._hold_ajax(target, event, now, flush)
+                    self._hold_ajax(target, item, now, flush)
                     continue
                 ms = self.options.send_buf_ms_ws if kind == "ws" else self.options.send_buf_ms_ajax
                 window = self._windows[key] = BatchWindow(ms)
-            deadline = window.add(event, now)
+            deadline = window.add(item, now)
             if flush:
                 self._flush(key, window)
             elif deadline is not None:
@@ -579,7 +607,36 @@ class ChannelSocketServer:
         if isinstance(channel, WsSocket):
             channel.connection = channel.source.conn = conn
         self._apply(conn, event)
+        other = self._table.other(conn)
+        if other is not None:
+            self._replace(other, conn)
         return conn
+
+    def _replace(self, old: Connection, new: Connection) -> None:
+        """The client's channel on the other transport wins: ``old`` gets nothing more and goes.
+
+        Batches ``old`` sent lately may still wait for ``new`` (in a window or a retry, since
+        each transport batches every push): ``new`` skips their events for a while, so a
+        client that switches transport gets each push at most once.
+        """
+        now = _now_ms()
+        skip = {seq for batch in old._sent for seq in batch.seqs}
+        for conn in (old, new):
+            if conn._skip and now <= conn._skip_until:
+                skip |= conn._skip
+        if skip:
+            new._skip = frozenset(skip)
+            new._skip_until = now + self._skip_ms
+        for entry in self._retries.pop(old.key, ()):
+            if entry.timer is not None:
+                entry.timer.cancel()
+        if old._grace is not None:
+            old._grace.cancel()
+            old._grace = None
+        # a superseded channel is left alone (as within one transport); its close is ignored
+        old.channel = None
+        old._sent.clear()
+        self._apply(old, ConnEvent.REPLACED)
 
     def _add_entry(self, conn: Connection) -> None:
         self._table.add(conn)
@@ -754,26 +811,26 @@ class ChannelSocketServer:
             )
         return list(event)
 
-    def _flush(self, key: tuple[Transport, Any], window: BatchWindow[list[Any]]) -> None:
+    def _flush(self, key: tuple[Transport, Any], window: BatchWindow[_Item]) -> None:
         if self._windows.get(key) is not window:
             return  # flushed already (flush=True) or the server closed
         del self._windows[key]
-        events = window.take()
+        items = window.take()
         kind, target = key
         recipients = self._recipients(kind, target)
-        if not recipients or not events:
-            return
-        data = self._pack_batch(events)
-        if data is None:
+        if not recipients or not items:
             return
         now = _now_ms()
+        batch = self._make_batch(items, now)
+        if batch is None:
+            return
         for conn in recipients:
             # the entries came from the table just now: try them directly; a failed send
             # takes the general path (lookup by key, then Sente's retries)
-            if not self._send_now(conn, data, now):
-                self._attempt(conn.key, data, 0)
+            if not self._send_now(conn, batch, now):
+                self._attempt(conn.key, batch, 0)
 
-    def _hold_ajax(self, target: Any, event: list[Any], now: float, flush: bool) -> None:
+    def _hold_ajax(self, target: Any, item: _Item, now: float, flush: bool) -> None:
         """With no Ajax entry at all: keep ``event`` as its Ajax window would, with no timer.
 
         Sente finds a window's recipients when it closes, so an Ajax client that handshakes
@@ -792,7 +849,7 @@ class ChannelSocketServer:
         window = held.get(target)
         if window is None:
             window = held[target] = BatchWindow(self.options.send_buf_ms_ajax)
-        deadline = window.add(event, now)
+        deadline = window.add(item, now)
         if deadline is not None:
             ends.append((deadline, target))
 
@@ -816,13 +873,15 @@ class ChannelSocketServer:
             return [] if conn is None else [conn]
         return self._table.of_uid(kind, target)
 
-    def _pack_batch(self, events: list[list[Any]]) -> bytes | None:
+    def _make_batch(self, items: list[_Item], now: float) -> _Batch | None:
+        seqs = tuple(seq for seq, _ in items)
+        events = [event for _, event in items]
         try:
-            return self._pack([events, None])
+            return _Batch(seqs, events, self._pack([events, None]), now)
         except PackError:
             pass
-        good = []
-        for event in events:
+        good: list[_Item] = []
+        for seq, event in items:
             try:
                 self._pack([event])
             except PackError as e:
@@ -833,13 +892,16 @@ class ChannelSocketServer:
                     e,
                 )
             else:
-                good.append(event)
-        return self._pack([good, None]) if good else None
+                good.append((seq, event))
+        if not good:
+            return None
+        events = [event for _, event in good]
+        return _Batch(tuple(seq for seq, _ in good), events, self._pack([events, None]), now)
 
-    def _attempt(self, key: ConnKey, data: bytes, retry: int) -> None:
-        """Deliver ``data`` to the client ``key`` now, else retry (Sente's backoff, 6 attempts)."""
+    def _attempt(self, key: ConnKey, batch: _Batch, retry: int) -> None:
+        """Deliver ``batch`` to the client ``key`` now, else retry (Sente's backoff, 6 attempts)."""
         conn = self._table.get(*key)
-        if conn is not None and self._send_now(conn, data, _now_ms()):
+        if conn is not None and self._send_now(conn, batch, _now_ms()):
             return
         if self._closed:
             return
@@ -847,23 +909,53 @@ class ChannelSocketServer:
         if delay is None:
             log.debug("gave up delivering a batch to %r", key)
             return
-        entry = _Retry(key, data, retry + 1)
+        entry = _Retry(key, batch, retry + 1)
         entry.timer = _running_loop().call_later(delay / 1000, self._retry_due, entry)
         self._retries.setdefault(key, []).append(entry)
 
-    def _send_now(self, conn: Connection, data: bytes, now: float) -> bool:
-        """Write ``data`` to ``conn``'s live channel; False when it has none or the send failed."""
+    def _send_now(self, conn: Connection, batch: _Batch, now: float) -> bool:
+        """Write ``batch`` to ``conn``'s live channel; False when it has none or the send failed."""
         channel = conn.channel
         if conn.state is not ConnState.OPEN or channel is None:
             return False
+        data = batch.data
+        if conn._skip:
+            part = self._unsent_part(conn, batch, now)
+            if part is None:
+                return True  # every event of it went out on the other transport
+            data = part
         if isinstance(channel, WsSocket):
             # _write checks that the socket is open itself
             if not self._write(channel, data):
                 return False
             if channel.keepalive is not None:
                 channel.keepalive.activity(now)
-            return True
-        return channel.is_open and channel.send(data)
+        elif not (channel.is_open and channel.send(data)):
+            return False
+        self._record(conn, batch, now)
+        return True
+
+    def _unsent_part(self, conn: Connection, batch: _Batch, now: float) -> bytes | None:
+        """``batch`` packed without the events ``conn`` skips; ``None`` if that leaves none."""
+        if now > conn._skip_until:
+            conn._skip = frozenset()
+            return batch.data
+        skip = conn._skip
+        if skip.isdisjoint(batch.seqs):
+            return batch.data
+        rest = [ev for seq, ev in zip(batch.seqs, batch.events, strict=True) if seq not in skip]
+        return self._pack([rest, None]) if rest else None
+
+    def _record(self, conn: Connection, batch: _Batch, now: float) -> None:
+        """Remember ``batch`` as sent to ``conn``, for an entry that may replace it."""
+        sent = conn._sent
+        sent.append(batch)
+        cutoff = now - self._ledger_ms
+        # while the client has an entry on the other transport, that one may replace this
+        # entry at any time and must see everything sent since it came: keep it all
+        if sent[0].made_at < cutoff and self._table.other(conn) is None:
+            while sent and sent[0].made_at < cutoff:
+                sent.popleft()
 
     def _retry_due(self, entry: _Retry) -> None:
         waiting = self._retries.get(entry.key)
@@ -872,7 +964,7 @@ class ChannelSocketServer:
         waiting.remove(entry)
         if not waiting:
             del self._retries[entry.key]
-        self._attempt(entry.key, entry.data, entry.retry)
+        self._attempt(entry.key, entry.batch, entry.retry)
 
     def _resume(self, conn: Connection) -> None:
         """A channel came (back): deliver the batches waiting for this client now, oldest first."""
@@ -884,7 +976,7 @@ class ChannelSocketServer:
             if conn.is_open:
                 if entry.timer is not None:
                     entry.timer.cancel()
-                self._attempt(conn.key, entry.data, entry.retry)
+                self._attempt(conn.key, entry.batch, entry.retry)
             else:
                 keep.append(entry)  # an Ajax poll takes one batch; the rest wait for the next
         if keep:

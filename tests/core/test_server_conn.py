@@ -48,6 +48,12 @@ def test_asking_for_a_handshake_again_gives_up_the_held_poll() -> None:
     assert run(E.OPEN, E.CLOSE, E.HANDSHAKE, E.REOPEN) is S.OPEN
 
 
+def test_a_channel_on_the_other_transport_replaces_the_entry_in_any_live_state() -> None:
+    assert run(E.REPLACED) is S.GONE
+    assert run(E.OPEN, E.REPLACED) is S.GONE
+    assert run(E.OPEN, E.CLOSE, E.REPLACED) is S.GONE
+
+
 def test_only_clients_with_a_channel_or_in_grace_count() -> None:
     assert {s for s in S if is_counted(s)} == {S.OPEN, S.CLOSED_IN_GRACE}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from jupyter_sente.server import (
     Connection,
     EventMsg,
 )
-from jupyter_sente.values import kw
+from jupyter_sente.values import VECTOR_TYPES, kw
 from tests.server.helpers import MS, SCALE, Live, S, body, ms, read
 
 Start = Callable[..., Live]
@@ -445,9 +446,10 @@ async def test_moving_from_ajax_to_ws_keeps_the_uid_connected(start: Start) -> N
     assert body(await live.get("c1", uid="alice")) == "[:chsk/timeout nil]"
     await live.ws_open("c1", uid="alice")
     alice = frozenset({"alice"})
-    assert live.server.connected_uids == ConnectedUids(alice, alice, alice)
-    await live.until(lambda: live.server.connected_uids.ajax == frozenset())
+    # the client's WebSocket replaces its Ajax entry at once (newest wins across transports)
     assert live.server.connected_uids == ConnectedUids(alice, frozenset(), alice)
+    assert [c.kind for c in live.server.connections("alice")] == ["ws"]
+    await asyncio.sleep(300 * MS)  # past the Ajax grace period: nothing may fire
     assert len(live.events.of("chsk/uidport-open")) == 1
     assert live.events.of("chsk/uidport-close") == []
 
@@ -462,6 +464,61 @@ async def test_newest_ws_of_a_client_wins_and_the_old_ones_close_is_ignored(star
     assert _state(live.server, "ws", "alice", "c1") is ConnState.OPEN
     await asyncio.sleep(100 * MS)  # past the grace period: the old socket's close changed nothing
     assert live.events.of("chsk/uidport-close") == []
+
+
+async def test_a_client_switching_transports_gets_each_push_at_most_once(start: Start) -> None:
+    # Sente retries pushes to the WebSocket entry that just closed and sends them on the next
+    # WebSocket of the client, after Ajax delivered them already; the newest entry wins here
+    live = start(lp_timeout_ms=ms(1_000))
+    unpack = get_packer("edn").unpack
+    got: list[int] = []
+
+    def take(text: str | None) -> None:
+        payload = unpack(text or "nil")[0] if text else None
+        if isinstance(payload, VECTOR_TYPES) and payload and isinstance(payload[0], VECTOR_TYPES):
+            got.extend(ev[1] for ev in payload if ev[0] == kw("n/x"))
+
+    async def read_until(ws: Any, n: int) -> None:
+        while len(got) < n:
+            take(await read(ws))
+
+    sent = 0
+    streaming = True
+
+    async def stream() -> None:
+        nonlocal sent
+        while streaming:
+            live.server.send("alice", ["n/x", sent])
+            sent += 1
+            await asyncio.sleep(5 * MS)  # the pace of the stream
+
+    streamer = asyncio.ensure_future(stream())
+    ws = await live.ws_open("c1", uid="alice")
+    await read_until(ws, 10)
+    ws.close()
+    before_ajax = len(got)
+    await live.get("c1", uid="alice", **{"handshake?": "1"})
+    while len(got) < before_ajax + 20:
+        take(body(await live.get("c1", uid="alice")))
+    before_ws = len(got)
+    ws = await live.ws_open("c1", uid="alice")
+    await read_until(ws, before_ws + 20)
+    streaming = False
+    await streamer
+    await asyncio.wait_for(read_until_number(ws, take, got, sent - 1), 5 * S)
+    assert [n for n, times in Counter(got).items() if times > 1] == []
+    assert got[-1] == sent - 1
+    # the replaced entries went quietly: alice stayed connected throughout
+    assert [m.data for m in live.events.of("chsk/uidport-open")] == ["alice"]
+    assert live.events.of("chsk/uidport-close") == []
+    assert [c.kind for c in live.server.connections("alice")] == ["ws"]
+
+
+async def read_until_number(
+    ws: Any, take: Callable[[str | None], None], got: list[int], n: int
+) -> None:
+    while n not in got:
+        take(await read(ws))
 
 
 async def test_connection_watchers_see_open_and_close_with_the_transport(start: Start) -> None:
