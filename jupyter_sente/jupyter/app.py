@@ -7,6 +7,7 @@ Every option is a traitlet: ``c.SenteApp.lp_timeout_ms = 10000`` in
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable
 from typing import Any
@@ -191,6 +192,7 @@ class SenteApp(ExtensionApp):
     def initialize_settings(self) -> None:
         """Build the channel-socket server and the room hub; export the kernel variables."""
         assert self.serverapp is not None  # ExtensionApp links it before initialize
+        self.hook_logging()
         self.owner_user = User(username=self.kernel_username)
         self.server = ChannelSocketServer(self.server_options())
         self.hub = attach_rooms(
@@ -246,6 +248,19 @@ class SenteApp(ExtensionApp):
             os.environ.pop(ENV_URL, None)
 
     # -- the pieces ------------------------------------------------------------------------
+
+    def hook_logging(self) -> None:
+        """Log ``jupyter_sente.*`` (backplane outages, refused clients) as the server logs.
+
+        Only when nothing else configured logging (no handler on the package's logger nor on
+        the root logger): then Python would print warnings bare and drop the info lines.
+        """
+        ours = logging.getLogger("jupyter_sente")
+        if ours.handlers or logging.getLogger().handlers or not self.log.handlers:
+            return
+        for handler in self.log.handlers:
+            ours.addHandler(handler)
+        ours.setLevel(self.log.getEffectiveLevel())
 
     def server_options(self) -> ServerOptions:
         """The channel-socket server's options from the traitlets."""

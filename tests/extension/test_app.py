@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import subprocess
@@ -139,3 +140,20 @@ def test_importing_the_package_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_package_logs_through_the_servers_handlers_unless_logging_is_configured(
+    jp_serverapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sente_app(jp_serverapp)
+    ours = logging.getLogger("jupyter_sente")
+    handler = logging.NullHandler()
+    monkeypatch.setattr(app.log, "handlers", [handler])
+    monkeypatch.setattr(ours, "handlers", [])
+    monkeypatch.setattr(ours, "level", ours.level)
+    app.hook_logging()  # pytest's own handlers are on the root logger: leave logging alone
+    assert ours.handlers == []
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    app.hook_logging()  # a bare server: warnings would print without the server's format
+    assert ours.handlers == [handler]
+    assert ours.level == app.log.getEffectiveLevel()
