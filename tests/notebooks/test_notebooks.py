@@ -139,7 +139,7 @@ async def test_the_concepts_notebook_measures_both_transports(jupyter: JupyterPr
         assert echo.startswith("reply: {'hello': 'world'}\n")
         routed = re.search(r"20 routed requests: median ([\d.]+) ms", echo)
         assert routed is not None, echo
-        # two trips through the server, one of them a push that waits for the batching window
+        # two trips through the server (the routed push skips the batching window)
         assert float(routed[1]) > float(ws[1])
         assert "transport: ajax" in nb.text("ajax-peer")
 
