@@ -91,6 +91,8 @@ class BackplaneLink:
         self._unwatch()
         if self.server.relay is self:
             self.server.relay = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
         if self._running:
             self._flush()  # what this turn sent still goes, before the goodbye
         self._running = False
