@@ -155,8 +155,12 @@ async def test_stop_says_goodbye_and_leaves_the_server_local(
     controls = Inbox()
     b.link.route(["control"], controls)
     bob = await connect(a, "bob", "b-1")
+    alice = await connect(b, "alice", "a-1")
+    await until(lambda: b.listens_to("alice"))
+    a.server.send("alice", ["test/last", 1])  # in the same turn as the stop: still goes
     await a.link.stop()
     await a.link.stop()  # idempotent
+    await alice.wait_for(lambda: alice.of("test/last") == [1])
     assert a.server.relay is None and not a.link.running
     (bye,) = await controls.wait_count(1)
     assert (bye.origin, bye.body) == ("server-a", CONTROL_BYE)
