@@ -69,7 +69,13 @@ from jupyter_sente.core.rooms import (
     presence_members,
 )
 from jupyter_sente.exceptions import ReplyClosed, ReplyError, UsageError
-from jupyter_sente.jupyter.kernel_auth import AUTH_SCHEME, ENV_SECRET, ENV_URL, KERNEL_CLIENT_PREFIX
+from jupyter_sente.jupyter.kernel_auth import (
+    AUTH_SCHEME,
+    ENV_PACKER,
+    ENV_SECRET,
+    ENV_URL,
+    KERNEL_CLIENT_PREFIX,
+)
 from jupyter_sente.packers.plain import event_from_plain, from_plain, to_plain
 from jupyter_sente.values import MAP_TYPES, Keyword, kw
 
@@ -543,6 +549,8 @@ def connection(environ: Mapping[str, str] | None = None) -> KernelPeer:
             secret,
             client_id=f"{KERNEL_CLIENT_PREFIX}{_kernel_id()}",
             notebook=env.get("JPY_SESSION_NAME") or None,
+            # the server's packer (SenteApp.packer); servers before it spoke EDN only
+            packer=env.get(ENV_PACKER) or "edn",
         )
         return _peer
 

@@ -39,6 +39,7 @@ from jupyter_sente.core.rooms import (
 from jupyter_sente.exceptions import UsageError
 from jupyter_sente.jupyter.handlers import HealthHandler, SenteHandler
 from jupyter_sente.jupyter.kernel_auth import (
+    ENV_PACKER,
     ENV_SECRET,
     ENV_URL,
     loopback_url,
@@ -217,6 +218,7 @@ class SenteApp(ExtensionApp):
         if self.kernel_connections:
             self.kernel_secret = new_secret()
             os.environ[ENV_SECRET] = self.kernel_secret
+            os.environ[ENV_PACKER] = self.packer
             os.environ.pop(ENV_URL, None)  # a stale URL from an earlier server in this process
             # The HTTP port is bound after extensions load: publish the URL from the loop.
             self.serverapp.io_loop.add_callback(self.publish_kernel_url)
@@ -244,8 +246,8 @@ class SenteApp(ExtensionApp):
         if server is not None:
             server.close()
         if self.kernel_secret is not None and os.environ.get(ENV_SECRET) == self.kernel_secret:
-            os.environ.pop(ENV_SECRET, None)
-            os.environ.pop(ENV_URL, None)
+            for var in (ENV_SECRET, ENV_URL, ENV_PACKER):
+                os.environ.pop(var, None)
 
     # -- the pieces ------------------------------------------------------------------------
 

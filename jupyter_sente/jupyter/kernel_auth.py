@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AUTH_SCHEME",
+    "ENV_PACKER",
     "ENV_SECRET",
     "ENV_URL",
     "KERNEL_CLIENT_PREFIX",
@@ -39,6 +40,8 @@ __all__ = [
 ENV_URL = "JUPYTER_SENTE_URL"
 #: The per-server-start secret kernels present.
 ENV_SECRET = "JUPYTER_SENTE_KERNEL_SECRET"
+#: The server's packer name: a kernel must speak it (``SenteApp.packer``).
+ENV_PACKER = "JUPYTER_SENTE_PACKER"
 #: ``Authorization: SenteKernel <secret>``; Jupyter's own schemes are ``token`` and ``bearer``.
 AUTH_SCHEME = "SenteKernel"
 #: Kernel client-ids start with this (``kernel-<kernel id>``).

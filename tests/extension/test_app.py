@@ -15,7 +15,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from jupyter_sente.jupyter.app import PAGE_CONFIG_KEY
-from jupyter_sente.jupyter.kernel_auth import ENV_SECRET, ENV_URL
+from jupyter_sente.jupyter.kernel_auth import ENV_PACKER, ENV_SECRET, ENV_URL
 from jupyter_sente.values import kw
 from tests.extension.conftest import EDN, OWNER, sente_app
 
@@ -78,12 +78,13 @@ async def test_kernel_variables_are_published_once_the_port_is_bound(
     await asyncio.sleep(0)  # the URL goes out from a loop callback, after the port is fixed
     assert os.environ[ENV_SECRET] == app.kernel_secret
     assert os.environ[ENV_URL] == f"http://127.0.0.1:{jp_http_port}{jp_base_url}sente/chsk"
+    assert os.environ[ENV_PACKER] == "edn"
 
 
 async def test_stopping_the_extension_withdraws_the_kernel_variables(jp_serverapp: Any) -> None:
     await asyncio.sleep(0)
     await sente_app(jp_serverapp).stop_extension()
-    assert ENV_SECRET not in os.environ and ENV_URL not in os.environ
+    assert not {ENV_SECRET, ENV_URL, ENV_PACKER} & set(os.environ)
 
 
 class TestInvalidOptions:

@@ -201,6 +201,17 @@ async def test_rerunning_a_handler_cell_replaces_it_and_the_kernel_can_request(
     await alice_rec.wait_for(lambda: OWNER not in view.state())
 
 
+class TestOnAJsonServer:
+    @pytest.fixture
+    def sente_config(self, sente_config: dict[str, Any]) -> dict[str, Any]:
+        return {**sente_config, "packer": "json"}
+
+    async def test_a_kernel_speaks_the_servers_packer(self, start_kernel: Any) -> None:
+        kernel = await start_kernel()
+        out = await kernel.run(JOIN_CELL + "print([m['uid'] for m in room.members])")
+        assert out.strip() == repr([OWNER])
+
+
 def test_a_kernel_without_the_variables_is_told_why_and_what_to_do() -> None:
     with pytest.raises(UsageError) as e:
         connection(environ={})
