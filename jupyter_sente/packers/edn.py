@@ -117,6 +117,21 @@ _TOKEN: Final = re.compile(
     re.VERBOSE,
 )
 _tokenize: Final = _TOKEN.findall
+# The same tokens for a text without ';' (so no comment), without the "" at the end. (A text
+# ending in whitespace makes it try a match at each of those characters: give it none.)
+_tokenize_uncommented: Final = re.compile(
+    rf"""[{_WS_CLASS}]*{_P}
+    (
+      "[^"\\]*{_P}(?:\\[\s\S][^"\\]*{_P})*{_P}"
+    | [\[\](){{}}]
+    | \#(?:inst|uuid)[{_WS_CLASS}]*{_P}"[^"\\]*{_P}"
+    | \#[_{{]
+    | \\[\s\S][^{_DELIM_CLASS}]*{_P}
+    | [^{_DELIM_CLASS}]+{_P}
+    | [\s\S]
+    )""",
+    re.VERBOSE,
+).findall
 
 _START: Final = r"(?:[^\W\d]|[*!?$%&=<>])"
 _CONST: Final = r"[\w.*+!\-?$%&=<>:#]"
@@ -395,9 +410,6 @@ def _check_clojure_duplicates(
     raise error(f"two {what}s of a {where} are equal in Clojure (a vector equals a list)")
 
 
-_OPENER_OF: Final = {"]": "[", "}": "{", ")": "("}
-
-
 def _read_plain(tokens: list[str], max_depth: int) -> Any:
     """The one value of ``tokens`` from a text without '#', or ``_MISS``; the common case, fast.
 
@@ -406,55 +418,57 @@ def _read_plain(tokens: list[str], max_depth: int) -> Any:
     reader reads the tokens again and reports the error where it is.
     """
     get = _atoms.get
+    miss = _MISS
     out: list[Any] = []
     items = out
     kind = ""  # the innermost open collection's opening bracket ("" at the top)
     stack: list[tuple[str, list[Any]]] = []
     try:
         for tok in tokens:
-            v = get(tok, _MISS)
-            if v is _MISS:
+            v = get(tok, miss)
+            if v is miss:
                 c = tok[0]
                 if c == '"':
                     if tok == '"':
-                        return _MISS  # unterminated
+                        return miss  # unterminated
                     v = tok[1:-1]
                     if "\\" in v:
                         v = _read_string(v)
                 elif c in "[{(":  # a bracket is a token of its own
                     if len(stack) >= max_depth:
-                        return _MISS
+                        return miss
                     stack.append((kind, items))
                     kind = c
                     items = []
                     continue
                 elif c in "]})":
-                    if kind != _OPENER_OF[c]:
-                        return _MISS
-                    if kind == "[":
-                        v = _new_list(ImmutableList)
-                        v._list = items
-                        v._hash = None
-                    elif kind == "{":
-                        if len(items) & 1:
-                            return _MISS
+                    if kind == "{" and c == "}":
+                        n = len(items)
+                        if n & 1:
+                            return miss
                         pairs = iter(items)
                         d = dict(zip(pairs, pairs, strict=False))
-                        if len(d) * 2 != len(items):
-                            return _MISS  # a duplicate key
-                        if len(d) > 1 and not _PLAIN_TYPES.issuperset(map(type, d)):
+                        if len(d) * 2 != n:
+                            return miss  # a duplicate key
+                        if n > 2 and not _PLAIN_TYPES.issuperset(map(type, d)):
                             _check_clojure_duplicates(d, "key", "map", _Bad)
                         v = _new_map(ImmutableDict)
                         v.dict = d
                         v.hash = None
-                    else:
+                    elif kind == "[" and c == "]":
+                        v = _new_list(ImmutableList)
+                        v._list = items
+                        v._hash = None
+                    elif kind == "(" and c == ")":
                         v = tuple(items)
+                    else:
+                        return miss
                     kind, items = stack.pop()
                 else:
                     v = _read_atom(tok)
             items.append(v)
     except _Bad:
-        return _MISS
+        return miss
     return out[0] if len(out) == 1 and not kind else _MISS
 
 
@@ -464,9 +478,12 @@ def _read(text: str, max_depth: int, empty: Any = None) -> Any:
         m = _SURROGATE_RE.search(text)
         if m is not None:
             raise DecodeError("text holds a lone surrogate (not valid Unicode)", m.start())
-    tokens: list[str] = _tokenize(text)
-    while tokens and not tokens[-1]:  # "" matches only at the end
-        tokens.pop()
+    if ";" in text or text[-1:] in _WS:
+        tokens: list[str] = _tokenize(text)
+        while tokens and not tokens[-1]:  # "" matches only at the end
+            tokens.pop()
+    else:
+        tokens = _tokenize_uncommented(text)
     if "#" not in text:  # no tag, set or #_ (nor a string with a '#'): the lean reader first
         v = _read_plain(tokens, max_depth)
         if v is not _MISS:
@@ -604,8 +621,11 @@ def _read(text: str, max_depth: int, empty: Any = None) -> Any:
 # a separator ends any token, except inside a ';' comment, which would run past the payload
 # alone (so no ';' at all). The payload is read one nesting level shallower, and any text
 # whose payload is not exactly one value (none, two, an error) goes to the full reader,
-# which reports errors at their places in the whole text.
-_ENVELOPE: Final = re.compile(r'\[([^;]*)[ ,](?:"([0-9a-f]{6})"|nil)\]\Z').match
+# which reports errors at their places in the whole text. The payload ends with a character
+# that is not whitespace, so its tokenizer tries no match in whitespace at its end.
+_ENVELOPE: Final = re.compile(
+    rf'\[([^;]*[^;{_WS_CLASS}])[{_WS_CLASS}]+(?:"([0-9a-f]{{6}})"|nil)\]\Z'
+).match
 
 
 def _read_envelope(text: str, max_depth: int) -> Any:
@@ -615,10 +635,7 @@ def _read_envelope(text: str, max_depth: int) -> Any:
         return _MISS
     payload_text, cb_id = m.groups()
     if payload_text.isascii() and "#" not in payload_text:  # what _read would do, a call less
-        tokens: list[str] = _tokenize(payload_text)
-        while tokens and not tokens[-1]:
-            tokens.pop()
-        payload = _read_plain(tokens, max_depth - 1)
+        payload = _read_plain(_tokenize_uncommented(payload_text), max_depth - 1)
     else:
         try:
             payload = _read(payload_text, max_depth - 1, _MISS)

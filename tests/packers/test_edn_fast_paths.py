@@ -36,10 +36,26 @@ def read(packer: EdnPacker, text: str) -> tuple[str, Any]:
         return "error", (str(e), e.position)
 
 
+def full_tokenize(text: str) -> list[str]:
+    tokens: list[str] = edn._tokenize(text)
+    while tokens and not tokens[-1]:
+        tokens.pop()
+    return tokens
+
+
 def full_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Turn the fast paths off: every text goes through the full reader."""
+    """Turn the fast paths off: every text goes through the full reader and tokenizer."""
     monkeypatch.setattr(edn, "_read_envelope", lambda text, max_depth: edn._MISS)
     monkeypatch.setattr(edn, "_read_plain", lambda tokens, max_depth: edn._MISS)
+    monkeypatch.setattr(edn, "_tokenize_uncommented", full_tokenize)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(PIECES), max_size=10).map("".join))
+def test_the_tokenizer_for_texts_without_comments_gives_the_same_tokens(text: str) -> None:
+    text = text.replace(";", "")
+    if text[-1:] not in (" ", "\t", "\n", "\r", "\f", "\v", ","):
+        assert edn._tokenize_uncommented(text) == full_tokenize(text)
 
 
 @SETTINGS
