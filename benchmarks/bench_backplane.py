@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import resource
 import secrets
 import shutil
 import signal
@@ -46,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_server as bs  # the sibling benchmark: its client and sink
+from _common import cpu_seconds, print_verdicts, raise_fd_limit, send_paced, stats_handler
 
 #: The target: CPU per delivered event, two servers (summed) over one server.
 MAX_RATIO = 2.0
@@ -87,20 +87,12 @@ async def _serve(redis_url: str | None, server_id: str, namespace: str) -> None:
         if not await backplane.wait_connected(10):
             raise SystemExit(f"{server_id}: no connection to {redis_url}")
 
-    class StatsHandler(tornado.web.RequestHandler):
-        def get(self) -> None:
-            ru = resource.getrusage(resource.RUSAGE_SELF)
-            health = server.backplane.health() if server.backplane is not None else None
-            self.write(
-                {
-                    "cpu": ru.ru_utime + ru.ru_stime,
-                    "rss": bs.rss_bytes(),
-                    "dropped": 0 if health is None else health.dropped_while_down,
-                }
-            )
+    def dropped() -> dict[str, float]:
+        health = server.backplane.health() if server.backplane is not None else None
+        return {"dropped": 0 if health is None else health.dropped_while_down}
 
     app = tornado.web.Application(
-        [("/_bench/stats", StatsHandler), *channel_socket_routes(server, "/chsk")]
+        [("/_bench/stats", stats_handler(dropped)), *channel_socket_routes(server, "/chsk")]
     )
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1", backlog=4096)
     http = tornado.httpserver.HTTPServer(app)
@@ -245,17 +237,10 @@ async def fanout(
     pub = conns[0]
     frames = [room_frame(s) if room else pub.flavour.publish(s) for s in range(n_msgs)]
     before = [await s.stats() for s in servers]
-    redis0, cli0 = redis.cpu(), bs.client_cpu()
-    t0 = time.perf_counter()
-    for seq, frame in enumerate(frames):
-        if rate is not None:
-            delay = t0 + seq / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        sink.sent_at[seq] = time.perf_counter()
-        pub.send_text(frame)
+    redis0, cli0 = redis.cpu(), cpu_seconds()
+    t0 = await send_paced(frames, rate, pub.send_text, sink.sent_at)
     await sink.progress.wait()
-    cli1, redis1 = bs.client_cpu(), redis.cpu()
+    cli1, redis1 = cpu_seconds(), redis.cpu()
     after = [await s.stats() for s in servers]
     for c in conns:
         c.sink = bs.IGNORE
@@ -381,15 +366,11 @@ def report(rows: list[Row]) -> int:
                     f"({two.cpu_per:.1f} vs {one.cpu_per:.1f} µs; target <= {MAX_RATIO:g}x)",
                 )
             )
-    for ok, line in verdicts:
-        print(f"{'PASS' if ok else 'FAIL':<5} {line}")
-    missed = sum(not ok for ok, _ in verdicts)
-    print(f"{missed} target(s) missed" if missed else "all targets met")
-    return 1 if missed else 0
+    return print_verdicts(verdicts)
 
 
 async def run(args: argparse.Namespace) -> int:
-    bs.raise_fd_limit()
+    raise_fd_limit()
     z = QUICK if args.quick else FULL
     if args.rate:
         z = Sizes(z.subscribers, z.room_subscribers, args.rate, z.paced_s, z.burst)
@@ -419,7 +400,7 @@ def main() -> int:
     parser.add_argument("--namespace", default="bench", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        bs.raise_fd_limit()
+        raise_fd_limit()
         asyncio.run(_serve(args.redis, args.serve, args.namespace))
         return 0
     return asyncio.run(run(args))

@@ -41,12 +41,10 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import json
 import os
 import re
-import resource
 import signal
 import sys
 import time
@@ -55,7 +53,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import cpu_seconds, print_verdicts, raise_fd_limit, send_paced, stats_handler
 
 TARGETS = ("raw", "socketio", "ours")
 #: The payload every message carries besides its sequence number (a chat line's size).
@@ -65,26 +66,7 @@ IDLE_TIMEOUT_S = 5.0
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def raise_fd_limit() -> None:
-    """Let this process hold as many sockets as the hard limit allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 # -- the servers: `bench_server.py --serve TARGET` ------------------------------------------
-
-
-def rss_bytes() -> int:
-    """This process's resident set size now."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        import psutil  # type: ignore[import-untyped]  # not Linux: psutil knows
-
-        return int(psutil.Process().memory_info().rss)
 
 
 def serve(target: str, profile_dir: str | None, ours_publish: str) -> None:
@@ -103,13 +85,6 @@ async def _serve(target: str, profile_dir: str | None, ours_publish: str) -> Non
     import tornado.web
 
     profiler: list[cProfile.Profile] = []
-
-    class StatsHandler(tornado.web.RequestHandler):
-        def get(self) -> None:
-            if self.get_argument("gc", None):
-                gc.collect()
-            ru = resource.getrusage(resource.RUSAGE_SELF)
-            self.write({"cpu": ru.ru_utime + ru.ru_stime, "rss": rss_bytes()})
 
     class ProfileHandler(tornado.web.RequestHandler):
         def get(self, op: str) -> None:
@@ -130,7 +105,7 @@ async def _serve(target: str, profile_dir: str | None, ours_publish: str) -> Non
                 profiler.clear()
 
     routes: list[Any] = [
-        ("/_bench/stats", StatsHandler),
+        ("/_bench/stats", stats_handler()),
         (r"/_bench/profile/(\w+)", ProfileHandler),
     ]
     routes += {"raw": _raw_routes, "socketio": _socketio_routes, "ours": _ours_routes}[target](
@@ -552,11 +527,6 @@ class ServerProc:
             await self.get(f"/_bench/profile/{op}?name={slug}")
 
 
-def client_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
 async def connect_all(
     server: ServerProc, flavour: Flavour, indices: range
 ) -> tuple[list[WsConn], int]:
@@ -643,17 +613,10 @@ async def fanout(
     pub, flavour = conns[0], conns[0].flavour
     frames = [flavour.publish(seq) for seq in range(n_msgs)]
     await server.profile("start")
-    before, cli0 = await server.stats(), client_cpu()
-    t0 = time.perf_counter()
-    for seq, frame in enumerate(frames):
-        if rate is not None:
-            delay = t0 + seq / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        sink.sent_at[seq] = time.perf_counter()
-        pub.send_text(frame)
+    before, cli0 = await server.stats(), cpu_seconds()
+    t0 = await send_paced(frames, rate, pub.send_text, sink.sent_at)
     await sink.progress.wait()
-    cli1, after = client_cpu(), await server.stats()
+    cli1, after = cpu_seconds(), await server.stats()
     await server.profile("stop", name)
     for c in conns:
         c.sink = IGNORE
@@ -708,12 +671,12 @@ async def request_reply(
     for c in conns:
         c.sink = sink
     await server.profile("start")
-    before, cli0 = await server.stats(), client_cpu()
+    before, cli0 = await server.stats(), cpu_seconds()
     t0 = time.perf_counter()
     tasks = [asyncio.ensure_future(client(c, t0 + seconds)) for c in conns]
     _, pending = await asyncio.wait(tasks, timeout=seconds + IDLE_TIMEOUT_S)
     t1 = time.perf_counter()
-    cli1, after = client_cpu(), await server.stats()
+    cli1, after = cpu_seconds(), await server.stats()
     await server.profile("stop", name)
     for task in pending:
         task.cancel()
@@ -756,13 +719,13 @@ async def storm_and_big_fanout(target: str, args: argparse.Namespace, z: Sizes) 
         warm, _ = await connect_all(server, flavour, range(z.storm, z.storm + 1))
         await close_all(warm)
         await asyncio.sleep(0.2)
-        before, cli0 = await server.stats(collect=True), client_cpu()
+        before, cli0 = await server.stats(collect=True), cpu_seconds()
         await server.profile("start")
         t0 = time.perf_counter()
         conns, _ = await connect_all(server, flavour, range(z.storm))
         t1 = time.perf_counter()
         await server.profile("stop", "storm")
-        cli1, after = client_cpu(), await server.stats()
+        cli1, after = cpu_seconds(), await server.stats()
         await asyncio.sleep(0.3)  # let the last writes and handshakes settle before RSS
         settled = await server.stats(collect=True)
         results.append(
@@ -912,11 +875,7 @@ def report(results: list[Result], check: bool) -> int:
         for _, line in verdicts:
             print(f"{'-':<5} {line}")
         return 0
-    for ok, line in verdicts:
-        print(f"{'PASS' if ok else 'FAIL':<5} {line}")
-    missed = sum(not ok for ok, _ in verdicts)
-    print(f"{missed} target(s) missed" if missed else "all targets met")
-    return 1 if missed else 0
+    return print_verdicts(verdicts)
 
 
 async def run(args: argparse.Namespace) -> int:
