@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -14,11 +13,8 @@ import pytest_asyncio
 from jupyter_sente.client import ClientTiming, EventMsg
 from jupyter_sente.values import kw
 from tests.client.stub_server import StubServer, _free_port
-
-#: Waits are in these units, scaled for slow machines by SENTE_TEST_TIME_SCALE.
-SCALE = float(os.environ.get("SENTE_TEST_TIME_SCALE", "1"))
-S = 1.0 * SCALE  # one second
-MS = S / 1000
+from tests.waits import MS, SCALE, Changes, S  # noqa: F401  (MS: tests take it from here)
+from tests.waits import Recorder as _Recorder
 
 
 def fast_timing(**overrides: Any) -> ClientTiming:
@@ -33,16 +29,8 @@ def fast_timing(**overrides: Any) -> ClientTiming:
     return ClientTiming(**options)
 
 
-class Recorder:
+class Recorder(_Recorder[EventMsg]):
     """Collects every event a client emits; tests await conditions on what it saw."""
-
-    def __init__(self) -> None:
-        self.msgs: list[EventMsg] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, msg: EventMsg) -> None:
-        self.msgs.append(msg)
-        self._changed.set()
 
     def ids(self) -> list[str]:
         return [m.id for m in self.msgs]
@@ -59,12 +47,7 @@ class Recorder:
         return [new["open?"] for _, new, changed in self.states() if changed]
 
     async def wait(self, predicate: Callable[[], bool], timeout: float = 5 * S) -> None:
-        async def until() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(until(), timeout)
+        await self.until(predicate, timeout)
 
     async def wait_count(self, ev_id: str, n: int = 1, timeout: float = 5 * S) -> None:
         await self.wait(lambda: len(self.data(ev_id)) >= n, timeout)
@@ -102,7 +85,7 @@ class OurServer:
         self.port = _free_port()
         self.server: Any = None
         self.seen: list[str] = []  # ids of the events the server's router got, in order
-        self._seen_changed = asyncio.Event()
+        self._seen_changed = Changes()
         self._http: Any = None
 
     @property
@@ -133,20 +116,14 @@ class OurServer:
         @server.on_default
         def record(msg: Any) -> None:
             self.seen.append(msg.id.name)  # my-app/silent and the rest: no reply
-            self._seen_changed.set()
+            self._seen_changed.poke()
 
         self.server = server
         self._http, _ = listen(make_app(server), self.port)
 
     async def wait_seen(self, ev_id: str, n: int = 1, timeout: float = 5 * S) -> None:
         """Wait until the server's router got ``n`` events ``ev_id``."""
-
-        async def until() -> None:
-            while self.seen.count(ev_id) < n:
-                self._seen_changed.clear()
-                await self._seen_changed.wait()
-
-        await asyncio.wait_for(until(), timeout)
+        await self._seen_changed.until(lambda: self.seen.count(ev_id) >= n, timeout)
 
     async def stop(self) -> None:
         """Go away: close every channel and connection, stop listening."""

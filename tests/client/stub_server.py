@@ -31,6 +31,8 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from tests.waits import Changes
+
 HANDSHAKE = '[[:chsk/handshake ["alice" nil nil]] nil]'
 SERVER_PING = "[:chsk/ws-ping nil]"
 BATCH = '[[[:my-app/alert "hi"] [:my-app/alert "yo"]] nil]'
@@ -92,7 +94,7 @@ class StubServer:
         self._polls: dict[str, asyncio.Future[str]] = {}
         self._queued: dict[str, list[str]] = {}
         self._server: HTTPServer | None = None
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -140,13 +142,7 @@ class StubServer:
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
         """Wait until ``predicate()`` holds, re-checked whenever the server sees something."""
-
-        async def until() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(until(), timeout)
+        await self._changes.until(predicate, timeout)
 
     def received_ids(self) -> list[str]:
         """The ids of the events received so far, in order."""
@@ -155,7 +151,7 @@ class StubServer:
     # -- internals -------------------------------------------------------------------------------
 
     def _note(self) -> None:
-        self._changed.set()
+        self._changes.poke()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

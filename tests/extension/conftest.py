@@ -7,7 +7,6 @@ the server's loop (pytest-asyncio would run them on another loop and every reque
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,11 +17,8 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from jupyter_sente.client import Client, ClientTiming, EventMsg
 from jupyter_sente.packers import get_packer
-
-#: Waits are in these units, scaled for slow machines by SENTE_TEST_TIME_SCALE.
-SCALE = float(os.environ.get("SENTE_TEST_TIME_SCALE", "1"))
-S = 1.0 * SCALE
-MS = S / 1000
+from tests.waits import MS, SCALE, S  # noqa: F401  (MS: tests take it from here)
+from tests.waits import Recorder as _Recorder
 
 #: Token -> identity: each test user authenticates with its own token.
 USERS = {
@@ -100,32 +96,15 @@ def fast_timing() -> ClientTiming:
     )
 
 
-class Recorder:
+class Recorder(_Recorder[EventMsg]):
     """Every event a client received, awaitable by condition."""
-
-    def __init__(self) -> None:
-        self.msgs: list[EventMsg] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, msg: EventMsg) -> None:
-        self.msgs.append(msg)
-        self._changed.set()
 
     def of(self, ev_id: str) -> list[EventMsg]:
         return [m for m in self.msgs if m.id == ev_id]
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5 * S) -> Any:
         """Wait until ``predicate()`` is truthy; return its value."""
-
-        async def until() -> Any:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(until(), timeout)
+        return await self.until(predicate, timeout)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -16,11 +15,8 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from jupyter_sente.server import ChannelSocketServer, EventMsg, RequestInfo
 from jupyter_sente.tornado import ChannelSocketHandler, listen
-
-#: Waits are in these units, scaled for slow machines by SENTE_TEST_TIME_SCALE.
-SCALE = float(os.environ.get("SENTE_TEST_TIME_SCALE", "1"))
-S = 1.0 * SCALE
-MS = S / 1000
+from tests.waits import MS, SCALE, Changes, S  # noqa: F401  (MS: tests take it from here)
+from tests.waits import Recorder as _Recorder
 
 
 def ms(n: float) -> int:
@@ -37,27 +33,14 @@ def uid_from_param(request: RequestInfo) -> str | None:
 TEST_OPTIONS: dict[str, Any] = {"csrf_token_fn": None, "user_id_fn": uid_from_param}
 
 
-class Recorder:
+class Recorder(_Recorder[EventMsg]):
     """Every event the server's router saw (the default handler), awaitable by condition."""
-
-    def __init__(self) -> None:
-        self.msgs: list[EventMsg] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, msg: EventMsg) -> None:
-        self.msgs.append(msg)
-        self._changed.set()
 
     def of(self, ev_id: str) -> list[EventMsg]:
         return [m for m in self.msgs if m.id.name == ev_id]
 
     async def wait(self, predicate: Callable[[], bool], timeout: float = 5 * S) -> None:
-        async def until() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(until(), timeout)
+        await self.until(predicate, timeout)
 
     async def next(self, ev_id: str, n: int = 1, timeout: float = 5 * S) -> EventMsg:
         """The ``n``-th event with id ``ev_id`` (waiting for it)."""
@@ -81,7 +64,7 @@ class TrackedHandler(ChannelSocketHandler):
         self.live.poke()
 
 
-class Live:
+class Live(Changes):
     """A ``ChannelSocketServer`` served by Tornado on 127.0.0.1, and clients that speak raw wire.
 
     ``until(predicate)`` waits for a server-side condition: it is checked again whenever a
@@ -89,11 +72,11 @@ class Live:
     """
 
     def __init__(self, server: ChannelSocketServer, app: Application | None = None) -> None:
+        super().__init__()
         self.server = server
         self.events = Recorder()
         server.on_default(self.events)
         self.open_sockets: set[ChannelSocketHandler] = set()
-        self._changed = asyncio.Event()
         tracked = type("TrackedHandler", (TrackedHandler,), {"live": self})
         self.app = app or Application([("/chsk", ChannelSocketHandler, {"server": server})])
         for rule in self.app.wildcard_router.rules:
@@ -114,20 +97,6 @@ class Live:
             return result
 
         return call
-
-    def poke(self) -> None:
-        """Something changed on the server: waiters check their condition again."""
-        self._changed.set()
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = 5 * S) -> None:
-        """Wait until ``predicate()`` holds on the server."""
-
-        async def wait() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(wait(), timeout)
 
     def start(self) -> Live:
         self.http, self.port = listen(self.app)
