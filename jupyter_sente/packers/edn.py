@@ -447,7 +447,8 @@ def _read_plain(tokens: list[str], max_depth: int) -> Any:
                         if n & 1:
                             return miss
                         pairs = iter(items)
-                        d = dict(zip(pairs, pairs, strict=False))
+                        # no strict=: a keyword argument makes zip parse its arguments slowly
+                        d = dict(zip(pairs, pairs))  # noqa: B905 (an even count, checked)
                         if len(d) * 2 != n:
                             return miss  # a duplicate key
                         if n > 2 and not _PLAIN_TYPES.issuperset(map(type, d)):
@@ -530,7 +531,7 @@ def _read(text: str, max_depth: int, empty: Any = None) -> Any:
                             i = start
                             raise _Bad("a map needs an even number of forms")
                         pairs = iter(items)
-                        d = dict(zip(pairs, pairs, strict=False))
+                        d = dict(zip(pairs, pairs))  # noqa: B905 (as in _read_plain)
                         if len(d) * 2 != len(items):
                             i = start
                             _raise_duplicate(items[::2], "key", "map")
