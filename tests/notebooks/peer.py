@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from jupyter_sente.client import Client, EventMsg
 from jupyter_sente.core.rooms import K_EVENT, K_ROOM, ROOM_EVENT, ROOM_JOIN, ROOM_PUBLISH, join_data
 from jupyter_sente.packers.plain import event_from_plain, to_plain
 from tests.e2e.jupyter_process import S
+from tests.waits import Changes
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,14 @@ class RoomPeer:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.events: list[RoomEvent] = []
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         client.on(ROOM_EVENT, self._on_event)
 
     def _on_event(self, msg: EventMsg) -> None:
         d = to_plain(msg.data)
         ev = d["event"]
         self.events.append(RoomEvent(d["room"], ev[0], ev[1] if len(ev) > 1 else None, d["from"]))
-        self._changed.set()
+        self._changes.poke()
 
     async def join(self, room: str) -> dict[str, Any]:
         """Join ``room``; the server's answer (plain), which must say ok."""
@@ -60,13 +60,4 @@ class RoomPeer:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10 * S) -> Any:
         """Wait until ``predicate()`` is truthy; return its value."""
-
-        async def until() -> Any:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(until(), timeout)
+        return await self._changes.until(predicate, timeout)
