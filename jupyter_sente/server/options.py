@@ -72,13 +72,14 @@ class ServerOptions:
     authorized_fn: AuthorizedFn | None = None
     reject_fn: RejectFn | None = None
     packer: str | Packer = "edn"
-    ws_kalive_ms: int | None = 25_000
-    ws_ping_timeout_ms: int | None = 10_000
-    lp_timeout_ms: int = 20_000
-    send_buf_ms_ws: int = 30
-    send_buf_ms_ajax: int = 100
-    ms_allow_reconnect_before_close_ws: int = 2_500
-    ms_allow_reconnect_before_close_ajax: int = 5_000
+    # the timing options and their defaults are ServerTiming's (checked there)
+    ws_kalive_ms: int | None = ServerTiming.ws_kalive_ms
+    ws_ping_timeout_ms: int | None = ServerTiming.ws_ping_timeout_ms
+    lp_timeout_ms: int = ServerTiming.lp_timeout_ms
+    send_buf_ms_ws: int = ServerTiming.send_buf_ms_ws
+    send_buf_ms_ajax: int = ServerTiming.send_buf_ms_ajax
+    ms_allow_reconnect_before_close_ws: int = ServerTiming.ms_allow_reconnect_before_close_ws
+    ms_allow_reconnect_before_close_ajax: int = ServerTiming.ms_allow_reconnect_before_close_ajax
     max_message_bytes: int = 1 << 20
     max_send_queue_bytes: int = 4 << 20
     timing: ServerTiming = field(init=False, repr=False, compare=False)
@@ -105,15 +106,7 @@ class ServerOptions:
             value = getattr(self, name)
             if value is not None and not callable(value):
                 raise UsageError(f"{name} must be callable or None, got {value!r}")
-        timing = ServerTiming(
-            ws_kalive_ms=self.ws_kalive_ms,
-            ws_ping_timeout_ms=self.ws_ping_timeout_ms,
-            lp_timeout_ms=self.lp_timeout_ms,
-            send_buf_ms_ws=self.send_buf_ms_ws,
-            send_buf_ms_ajax=self.send_buf_ms_ajax,
-            ms_allow_reconnect_before_close_ws=self.ms_allow_reconnect_before_close_ws,
-            ms_allow_reconnect_before_close_ajax=self.ms_allow_reconnect_before_close_ajax,
-        )
+        timing = ServerTiming(**{f.name: getattr(self, f.name) for f in fields(ServerTiming)})
         object.__setattr__(self, "timing", timing)
 
     @classmethod
