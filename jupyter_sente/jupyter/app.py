@@ -49,7 +49,13 @@ from jupyter_sente.jupyter.kernel_auth import (
 from jupyter_sente.packers import PACKER_NAMES
 from jupyter_sente.rooms.attach import attach_rooms
 from jupyter_sente.rooms.federation import RoomFederation
-from jupyter_sente.rooms.hub import Caller, RoomHub, RoomPolicy
+from jupyter_sente.rooms.hub import (
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    MAX_REQUEST_TIMEOUT_MS,
+    Caller,
+    RoomHub,
+    RoomPolicy,
+)
 from jupyter_sente.server import (
     BackplaneLink,
     ChannelSocketServer,
@@ -70,6 +76,8 @@ PAGE_CONFIG_KEY = "jupyterSente"
 HEALTH_PATH = "sente/health"
 
 _XSRF_COOKIE = "_xsrf"
+#: The server's defaults, which the traitlets' defaults are.
+_DEFAULTS = ServerOptions()
 
 
 class SenteApp(ExtensionApp):
@@ -83,40 +91,46 @@ class SenteApp(ExtensionApp):
         "edn", help=f"Wire format, as in Sente's :packer; one of {', '.join(PACKER_NAMES)}."
     ).tag(config=True)
     ws_kalive_ms = Int(
-        25_000,
+        _DEFAULTS.ws_kalive_ms,
         allow_none=True,
         help="Server WebSocket keep-alive (Sente halves it internally); None turns it off.",
     ).tag(config=True)
     ws_ping_timeout_ms = Int(
-        10_000,
+        _DEFAULTS.ws_ping_timeout_ms,
         allow_none=True,
         help="Close a WebSocket whose keep-alive ping gets no activity within this many ms.",
     ).tag(config=True)
     lp_timeout_ms = Int(
-        20_000, help="Ajax long-poll hold time and Ajax reply timeout, in ms (< 60000)."
+        _DEFAULTS.lp_timeout_ms,
+        help="Ajax long-poll hold time and Ajax reply timeout, in ms (< 60000).",
     ).tag(config=True)
-    send_buf_ms_ws = Int(30, help="Batching window of pushes over WebSocket, in ms.").tag(
-        config=True
-    )
-    send_buf_ms_ajax = Int(100, help="Batching window of pushes over Ajax, in ms.").tag(config=True)
+    send_buf_ms_ws = Int(
+        _DEFAULTS.send_buf_ms_ws, help="Batching window of pushes over WebSocket, in ms."
+    ).tag(config=True)
+    send_buf_ms_ajax = Int(
+        _DEFAULTS.send_buf_ms_ajax, help="Batching window of pushes over Ajax, in ms."
+    ).tag(config=True)
     ms_allow_reconnect_before_close_ws = Int(
-        2_500, help="Grace period (ms) before a closed WebSocket client counts as gone."
+        _DEFAULTS.ms_allow_reconnect_before_close_ws,
+        help="Grace period (ms) before a closed WebSocket client counts as gone.",
     ).tag(config=True)
     ms_allow_reconnect_before_close_ajax = Int(
-        5_000, help="Grace period (ms) before a silent Ajax client counts as gone."
+        _DEFAULTS.ms_allow_reconnect_before_close_ajax,
+        help="Grace period (ms) before a silent Ajax client counts as gone.",
     ).tag(config=True)
     max_message_bytes = Int(
-        1 << 20, help="Largest message a client may send (bytes); larger ones close the socket."
+        _DEFAULTS.max_message_bytes,
+        help="Largest message a client may send (bytes); larger ones close the socket.",
     ).tag(config=True)
     max_send_queue_bytes = Int(
-        4 << 20,
+        _DEFAULTS.max_send_queue_bytes,
         help="Unsent bytes a WebSocket may queue before the server closes it (a slow consumer).",
     ).tag(config=True)
     request_timeout_ms = Int(
-        10_000, help="Timeout of a room request that names none (:timeout-ms)."
+        DEFAULT_REQUEST_TIMEOUT_MS, help="Timeout of a room request that names none (:timeout-ms)."
     ).tag(config=True)
     max_request_timeout_ms = Int(
-        60_000, help="Upper bound on any room request's timeout, in ms."
+        MAX_REQUEST_TIMEOUT_MS, help="Upper bound on any room request's timeout, in ms."
     ).tag(config=True)
     backplane_url = Unicode(
         None,

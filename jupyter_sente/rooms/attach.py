@@ -21,7 +21,13 @@ from jupyter_sente.core.rooms import (
     Identity,
     Peer,
 )
-from jupyter_sente.rooms.hub import Caller, RoomHub, RoomPolicy
+from jupyter_sente.rooms.hub import (
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    MAX_REQUEST_TIMEOUT_MS,
+    Caller,
+    RoomHub,
+    RoomPolicy,
+)
 from jupyter_sente.server import ChannelSocketServer, Connection, EventMsg
 
 __all__ = ["CallerFn", "ServerRoomPort", "attach_rooms", "default_caller"]
@@ -60,8 +66,8 @@ def attach_rooms(
     *,
     caller: CallerFn = default_caller,
     policy: RoomPolicy | None = None,
-    default_request_timeout_ms: int = 10_000,
-    max_request_timeout_ms: int = 60_000,
+    default_request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS,
+    max_request_timeout_ms: int = MAX_REQUEST_TIMEOUT_MS,
 ) -> RoomHub:
     """A :class:`RoomHub` serving the ``sente.room/*`` events of ``server``; returns the hub.
 

@@ -65,9 +65,24 @@ from jupyter_sente.core.rooms import (
 from jupyter_sente.exceptions import ProtocolError, UsageError
 from jupyter_sente.values import MAP_TYPES, Keyword, kw
 
-__all__ = ["Caller", "JoinRequest", "ReplyFn", "RoomHub", "RoomPolicy", "RoomPort", "allow_all"]
+__all__ = [
+    "DEFAULT_REQUEST_TIMEOUT_MS",
+    "MAX_REQUEST_TIMEOUT_MS",
+    "Caller",
+    "JoinRequest",
+    "ReplyFn",
+    "RoomHub",
+    "RoomPolicy",
+    "RoomPort",
+    "allow_all",
+]
 
 log = logging.getLogger("jupyter_sente.rooms")
+
+#: The timeout of a routed request that names none (``:timeout-ms``), in ms.
+DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+#: The upper bound on any routed request's timeout, in ms.
+MAX_REQUEST_TIMEOUT_MS = 60_000
 
 ReplyFn: TypeAlias = Callable[[Any], Any]
 
@@ -147,8 +162,8 @@ class RoomHub:
         *,
         host_id: str = "",
         policy: RoomPolicy | None = None,
-        default_request_timeout_ms: int = 10_000,
-        max_request_timeout_ms: int = 60_000,
+        default_request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS,
+        max_request_timeout_ms: int = MAX_REQUEST_TIMEOUT_MS,
     ) -> None:
         if default_request_timeout_ms <= 0 or max_request_timeout_ms <= 0:
             raise UsageError("request timeouts must be positive numbers of ms")
