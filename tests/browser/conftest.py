@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -31,44 +30,18 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-#: Waits are in these units, scaled for slow machines by SENTE_TEST_TIME_SCALE.
-SCALE = float(os.environ.get("SENTE_TEST_TIME_SCALE", "1"))
-S = 1.0 * SCALE
-#: One second in Playwright's unit (ms).
-PW_S = 1000.0 * SCALE
+from tests.e2e.chromium import (  # noqa: F401  (BUNDLE: tests take it from here)
+    BUNDLE,
+    lab_ui_args,
+    launch_chromium,
+    require_bundle,
+)
+from tests.e2e.jupyter_process import REPO, free_port
+from tests.e2e.pages import KERNEL_READY, KERNEL_STATES_SCRIPT, PW_S
+from tests.waits import S
 
-CHROMIUM = os.environ.get("SENTE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # root has no user namespace sandbox
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"
 BASE_URL = "/sente-test/"
-BUNDLE = REPO / "jupyter_sente" / "static" / "widgets.js"
-
-# Records every data-status the kernel indicator takes: its first "idle" comes before any
-# kernel exists, and "Run all" then does nothing (RECIPES §3).
-KERNEL_STATES_SCRIPT = """
-window.__kstates = [];
-new MutationObserver((ms) => {
-  for (const m of ms) window.__kstates.push(m.target.getAttribute("data-status"));
-}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-status"] });
-"""
-KERNEL_READY = """() => window.__kstates.some((s) => s !== "idle")
-  && document.querySelector(".jp-Notebook-ExecutionIndicator")?.dataset.status === "idle" """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -187,17 +160,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def running_jupyter(base: Path, log_name: str, *extra_args: str) -> Iterator[JupyterServer]:
     """JupyterLab (and Notebook 7) with jupyter_sente on a free loopback port, its state under
     ``base``, its log in ``artifacts/browser/<log_name>``; stopped on exit."""
-    if not BUNDLE.is_file():
-        pytest.fail(f"{BUNDLE} is not built: run `npm ci && npm run build` in js/")
+    require_bundle()
     root = base / "notebooks"
     root.mkdir()
-    settings = base / "settings"
-    news = settings / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    # no "would you like news?" toast over the notebook
-    (news / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    ui_args = lab_ui_args(base)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / log_name
     env = {
@@ -209,7 +175,7 @@ def running_jupyter(base: Path, log_name: str, *extra_args: str) -> Iterator[Jup
         "JUPYTER_PLATFORM_DIRS": "1",
         "PYTHONWARNINGS": "ignore",  # kernels' deprecation chatter is not what we test
     }
-    port = _free_port()
+    port = free_port()
     token = secrets.token_hex(16)
     args = [
         sys.executable,
@@ -224,10 +190,7 @@ def running_jupyter(base: Path, log_name: str, *extra_args: str) -> Iterator[Jup
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
         "--ServerApp.jpserver_extensions={'jupyter_sente': True}",
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={base / 'workspaces'}",
-        "--LabApp.expose_app_in_browser=True",
-        "--JupyterNotebookApp.expose_app_in_browser=True",
+        *ui_args,
         *extra_args,
     ]
     if os.geteuid() == 0:
@@ -275,9 +238,7 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless (no browser download: Playwright drives the system one)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (.ci/setup does)")
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    b = launch_chromium(playwright)
     expect.set_options(timeout=20 * PW_S)
     try:
         yield b

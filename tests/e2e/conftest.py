@@ -9,7 +9,6 @@ through a proxy that can take him offline (``proxy.py``). Screenshots and the se
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,23 +25,13 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.e2e.chromium import lab_ui_args, launch_chromium, require_bundle
 from tests.e2e.identity import ALICE_TOKEN, BOB_TOKEN
 from tests.e2e.jupyter_process import REPO, JupyterProcess, copy_notebooks, start_jupyter
 from tests.e2e.pages import CHAT_SEEN_SCRIPT, KERNEL_STATES_SCRIPT, PW_S
 from tests.e2e.proxy import Proxy
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # root has no user namespace sandbox
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-BUNDLE = REPO / "jupyter_sente" / "static" / "widgets.js"
 
 
 @pytest.fixture(autouse=True)
@@ -61,28 +50,16 @@ def jp_server_cleanup() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterProcess]:
     """JupyterLab + Notebook 7 + jupyter-sente on the example notebooks (copies)."""
-    if not BUNDLE.is_file():
-        pytest.fail(f"{BUNDLE} is not built: run `npm ci && npm run build` in js/")
+    require_bundle()
     state = tmp_path_factory.mktemp("e2e")
-    settings = state / "settings"
-    news = settings / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    # no "would you like news?" toast over the notebook
-    (news / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    ui_args = lab_ui_args(state)
     root = copy_notebooks(state / "notebooks", ["01-chat.ipynb", "02-live-dashboard.ipynb"])
     jp = start_jupyter(
         state,
         app="lab",
         root_dir=root,
         base_url="/e2e/",
-        extra=[
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={state / 'workspaces'}",
-            "--LabApp.expose_app_in_browser=True",
-            "--JupyterNotebookApp.expose_app_in_browser=True",
-        ],
+        extra=ui_args,
     )
     try:
         yield jp
@@ -114,9 +91,7 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless, driven by Playwright (no browser download)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (.ci/setup does)")
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    b = launch_chromium(playwright)
     try:
         yield b
     finally:

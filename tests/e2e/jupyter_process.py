@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Waits are in these units, scaled for slow machines by SENTE_TEST_TIME_SCALE.
-SCALE = float(os.environ.get("SENTE_TEST_TIME_SCALE", "1"))
-S = 1.0 * SCALE
+from tests.waits import S
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
