@@ -15,6 +15,7 @@ from jupyter_sente.kernel import KernelPeer, connection
 from jupyter_sente.values import kw
 from tests.extension.conftest import MS, OWNER, Recorder, S
 from tests.extension.test_rooms import CONNS, EVENT, FROM, OK, ROOM, PresenceMirror, join
+from tests.kernels import execute
 
 JOIN_CELL = """
 import jupyter_sente as sente
@@ -36,19 +37,7 @@ class Kernel:
 
     async def run(self, code: str, timeout: float = 30 * S) -> str:
         """Execute ``code``; its stdout; fails the test with the traceback on an error."""
-        out: list[str] = []
-        errors: list[str] = []
-
-        def hook(msg: dict[str, Any]) -> None:
-            content = msg["content"]
-            if msg["msg_type"] == "stream" and content["name"] == "stdout":
-                out.append(content["text"])
-            elif msg["msg_type"] == "error":
-                errors.append("\n".join(content["traceback"]))
-
-        reply = await self.kc.execute_interactive(code, output_hook=hook, timeout=timeout)
-        assert reply["content"]["status"] == "ok", "\n".join(errors)
-        return "".join(out)
+        return await execute(self.kc, code, timeout)
 
     def start(self, code: str) -> str:
         """Send ``code`` for execution without waiting; the request's msg_id."""

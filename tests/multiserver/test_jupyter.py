@@ -26,6 +26,7 @@ from jupyter_sente.values import kw
 from tests.backplane.conftest import RedisServer
 from tests.backplane.helpers import seconds
 from tests.extension.test_startup import TOKEN, ServerProcess
+from tests.kernels import execute
 from tests.multiserver.conftest import Connect
 from tests.multiserver.helpers import FROM, join, publish, request
 
@@ -75,19 +76,7 @@ class Kernel:
 
     async def run(self, code: str, timeout: float = 30) -> str:
         """Execute ``code``; its stdout; fails the test with the traceback on an error."""
-        out: list[str] = []
-        errors: list[str] = []
-
-        def hook(msg: dict[str, Any]) -> None:
-            content = msg["content"]
-            if msg["msg_type"] == "stream" and content["name"] == "stdout":
-                out.append(content["text"])
-            elif msg["msg_type"] == "error":
-                errors.append("\n".join(content["traceback"]))
-
-        reply = await self.kc.execute_interactive(code, output_hook=hook, timeout=seconds(timeout))
-        assert reply["content"]["status"] == "ok", "\n".join(errors)
-        return "".join(out).strip()
+        return (await execute(self.kc, code, seconds(timeout))).strip()
 
 
 @pytest_asyncio.fixture
