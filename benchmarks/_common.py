@@ -7,6 +7,7 @@ import contextlib
 import gc
 import os
 import resource
+import signal
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,6 +49,22 @@ def stats_handler(extra: Callable[[], dict[str, float]] | None = None) -> Any:
             self.write({"cpu": cpu_seconds(), "rss": rss_bytes(), **(extra() if extra else {})})
 
     return StatsHandler
+
+
+async def serve_until_sigterm(app: Any) -> None:
+    """Serve the Tornado ``app`` on a free loopback port, printed as ``PORT <n>``, until SIGTERM."""
+    import tornado.httpserver
+    import tornado.netutil
+
+    # one listen backlog for every server, deep enough for a connect storm
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1", backlog=4096)
+    http = tornado.httpserver.HTTPServer(app)
+    http.add_sockets(sockets)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"PORT {sockets[0].getsockname()[1]}", flush=True)
+    await stop.wait()
+    http.stop()
 
 
 async def send_paced(

@@ -32,7 +32,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -45,7 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_server as bs  # the sibling benchmark: its client and sink
-from _common import cpu_seconds, print_verdicts, raise_fd_limit, send_paced, stats_handler
+from _common import (
+    cpu_seconds,
+    print_verdicts,
+    raise_fd_limit,
+    send_paced,
+    serve_until_sigterm,
+    stats_handler,
+)
 
 #: The target: CPU per delivered event, two servers (summed) over one server.
 MAX_RATIO = 2.0
@@ -57,8 +63,6 @@ SETUPS = ("one server", "two + Redis")
 
 
 async def _serve(redis_url: str | None, server_id: str, namespace: str) -> None:
-    import tornado.httpserver
-    import tornado.netutil
     import tornado.web
 
     from jupyter_sente.backplane import RedisBackplane
@@ -94,14 +98,7 @@ async def _serve(redis_url: str | None, server_id: str, namespace: str) -> None:
     app = tornado.web.Application(
         [("/_bench/stats", stats_handler(dropped)), *channel_socket_routes(server, "/chsk")]
     )
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1", backlog=4096)
-    http = tornado.httpserver.HTTPServer(app)
-    http.add_sockets(sockets)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    print(f"PORT {sockets[0].getsockname()[1]}", flush=True)
-    await stop.wait()
-    http.stop()
+    await serve_until_sigterm(app)
     if federation is not None:
         await federation.stop()
     hub.close()

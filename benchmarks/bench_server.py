@@ -45,7 +45,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -56,7 +55,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import cpu_seconds, print_verdicts, raise_fd_limit, send_paced, stats_handler
+from _common import (
+    cpu_seconds,
+    print_verdicts,
+    raise_fd_limit,
+    send_paced,
+    serve_until_sigterm,
+    stats_handler,
+)
 
 TARGETS = ("raw", "socketio", "ours")
 #: The payload every message carries besides its sequence number (a chat line's size).
@@ -80,8 +86,6 @@ async def _serve(target: str, profile_dir: str | None, ours_publish: str) -> Non
     import io
     import pstats
 
-    import tornado.httpserver
-    import tornado.netutil
     import tornado.web
 
     profiler: list[cProfile.Profile] = []
@@ -111,16 +115,7 @@ async def _serve(target: str, profile_dir: str | None, ours_publish: str) -> Non
     routes += {"raw": _raw_routes, "socketio": _socketio_routes, "ours": _ours_routes}[target](
         ours_publish
     )
-    app = tornado.web.Application(routes)
-    # one listen backlog for every target, deep enough for the connect storm
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1", backlog=4096)
-    http = tornado.httpserver.HTTPServer(app)
-    http.add_sockets(sockets)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    print(f"PORT {sockets[0].getsockname()[1]}", flush=True)
-    await stop.wait()
-    http.stop()
+    await serve_until_sigterm(tornado.web.Application(routes))
 
 
 def _raw_routes(_: str) -> list[Any]:
