@@ -941,6 +941,10 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
                     else:
                         return "[" + write_seq(value, 0) + "]"
                     if type(x) is list:
+                        if len(x) == 2 and type(x[1]) is dict:
+                            k = x[0]  # an event [:id {...}], the usual payload: as write_seq
+                            if type(k) is fast_kw and k._edn is not None:
+                                return f"[[{k._edn} {{{write_map(x[1], 2)}}}]{tail}"
                         return "[[" + write_seq(x, 1) + "]" + tail
                     return "[" + write(x, 1) + tail
                 return "[" + write_seq(value, 0) + "]"

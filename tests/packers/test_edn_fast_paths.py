@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from jupyter_sente.exceptions import DecodeError, EncodeError
 from jupyter_sente.packers import edn
 from jupyter_sente.packers.edn import PACKER, EdnPacker
-from jupyter_sente.values import Char, kw
+from jupyter_sente.values import Char, Keyword, kw
 from tests.packers.test_edn_properties import same
 from tests.strategies import edn_values
 
@@ -141,10 +141,18 @@ def pack(max_depth: int, value: Any) -> tuple[str, str]:
         return "error", str(e)
 
 
+EVENT_IDS = [kw("my-app/ev"), kw("ev"), Keyword("my-app/ev"), "my-app/ev", 1]
+
+
 @SETTINGS
-@given(edn_values, st.sampled_from(CB_IDS), st.sampled_from([0, 1, 2, 3, 1000]))
+@given(
+    edn_values | st.builds(lambda k, v: [k, {kw("k"): v}], st.sampled_from(EVENT_IDS), edn_values),
+    st.sampled_from(CB_IDS),
+    st.sampled_from([0, 1, 2, 3, 1000]),
+)
 def test_an_envelope_packs_as_any_vector_of_two(value: Any, cb_id: Any, max_depth: int) -> None:
-    # the envelope's fast path: "[" + payload + " " + cb-id + "]", one nesting level down
+    # the fast paths of an envelope and of an event [id {...}] in it: "[" + payload + " " +
+    # cb-id + "]", one nesting level down
     whole = pack(max_depth, [value, cb_id])
     payload = pack(max_depth - 1, value) if max_depth > 0 else ("error", "")
     if payload[0] == "text":
