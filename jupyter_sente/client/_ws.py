@@ -8,13 +8,21 @@ a queue per message, which is most of what a request costs beyond the bare socke
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
 
-__all__ = ["DispatchingConnection"]
+__all__ = ["READ_SIZE", "DispatchingConnection"]
+
+#: Bytes read from the socket at a time. asyncio's selector transport reads up to 256 KiB into
+#: a new buffer per read; with glibc's allocator a buffer that large is mapped, shrunk and
+#: unmapped on every read (three system calls and a page fault per message) unless the
+#: allocator's dynamic threshold happens to have grown past it. Below the default threshold
+#: (128 KiB) the buffer comes from the heap.
+READ_SIZE = 64 * 1024
 
 
 class DispatchingConnection(ClientConnection):
@@ -36,6 +44,11 @@ class DispatchingConnection(ClientConnection):
         self._on_message = on_message
         self._on_lost = on_lost
         self._fragments: list[bytes] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(getattr(transport, "max_size", None), int):  # asyncio's own transports
+            transport.max_size = READ_SIZE  # type: ignore[attr-defined]
+        super().connection_made(transport)
 
     def process_event(self, event: Any) -> None:
         if self.response is None or not isinstance(event, Frame):

@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 
 from jupyter_sente.client import Client
+from jupyter_sente.client._ws import READ_SIZE
 from tests.client.conftest import SCALE, OurServer, Recorder, S, fast_timing
 
 pytestmark = pytest.mark.asyncio
@@ -101,3 +102,13 @@ async def test_bad_csrf_token_downgrades_then_backs_off(
         assert client.transport in (None, "ajax")
     finally:
         await server.stop()
+
+
+async def test_websocket_reads_stay_below_the_mmap_threshold(
+    ours: OurServer, make_client: Any
+) -> None:
+    client = await make_client(ours.url, type="ws")
+    assert client._session is not None and client._session.ws is not None
+    assert client._session.ws.transport.max_size == READ_SIZE
+    big = "x" * (5 * READ_SIZE)  # a message of several reads arrives whole
+    assert await client.request(("my-app/echo", big), 5 * S) == big
