@@ -22,12 +22,22 @@ Scenarios: fan-out to S subscribers, paced (``--rate`` messages/s) and burst (as
 possible); request/reply from C clients each doing sequential round trips; a connect storm
 of K WebSockets; memory per idle WebSocket (RSS delta of the server after the storm, / K).
 A delivered event is one event received by one subscriber (a batch of 10 events counts 10).
+
+Capacity (raw and ours only): W idle WebSockets (5,000) opened, at most 200 connecting at a
+time, one keep-alive round (ours pings each, the client answers) and one broadcast to them;
+then, on ours, P Ajax clients (1,000) that long-poll as Sente's client does (a handshake GET,
+then a poll after every answer, on one keep-alive HTTP connection each) and one broadcast to
+all W + P. It reports the server's RSS after each step, the time until each recipient read
+each broadcast, and its CPU.
+
 The targets for ``ours``, checked at the end (exit status 1 if one is missed):
 
 * server CPU per delivered event <= 1.3x raw on paced fan-out, <= 1.0x on bursts;
 * server CPU per reply <= 1.6x raw on request/reply;
 * memory per idle WebSocket <= 1.5x raw;
-* zero lost messages.
+* zero lost messages;
+* capacity: every connection established (none refused, failed or closed), every idle
+  WebSocket kept through the keep-alive round, every broadcast recipient reached within 30 s.
 
 ``--profile DIR`` runs cProfile in the server subprocesses around each scenario and writes
 ``DIR/<target>-<scenario>.prof`` and ``.txt`` (CPU figures then include the profiler, so the
@@ -50,7 +60,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -70,24 +80,27 @@ BODY = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod 
 #: How long a scenario waits without progress before it counts what is missing as lost.
 IDLE_TIMEOUT_S = 5.0
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: What a server adds to its /_bench/stats answer: name -> its current value.
+Counts = dict[str, Callable[[], float]]
 
 
 # -- the servers: `bench_server.py --serve TARGET` ------------------------------------------
 
 
-def serve(target: str, profile_dir: str | None, ours_publish: str) -> None:
-    """Run one target's server until SIGTERM; print its port first."""
+def serve(args: argparse.Namespace) -> None:
+    """Run one target's server (``args.serve``) until SIGTERM; print its port first."""
     raise_fd_limit()
-    asyncio.run(_serve(target, profile_dir, ours_publish))
+    asyncio.run(_serve(args))
 
 
-async def _serve(target: str, profile_dir: str | None, ours_publish: str) -> None:
+async def _serve(args: argparse.Namespace) -> None:
     import cProfile
     import io
     import pstats
 
     import tornado.web
 
+    target, profile_dir = args.serve, args.profile
     profiler: list[cProfile.Profile] = []
 
     class ProfileHandler(tornado.web.RequestHandler):
@@ -108,17 +121,19 @@ async def _serve(target: str, profile_dir: str | None, ours_publish: str) -> Non
                 Path(f"{name}.txt").write_text(out.getvalue())
                 profiler.clear()
 
+    # what a target adds to /_bench/stats (name -> its current value)
+    counts: Counts = {}
     routes: list[Any] = [
-        ("/_bench/stats", stats_handler()),
+        ("/_bench/stats", stats_handler(lambda: {name: f() for name, f in counts.items()})),
         (r"/_bench/profile/(\w+)", ProfileHandler),
     ]
     routes += {"raw": _raw_routes, "socketio": _socketio_routes, "ours": _ours_routes}[target](
-        ours_publish
+        args, counts
     )
     await serve_until_sigterm(tornado.web.Application(routes))
 
 
-def _raw_routes(_: str) -> list[Any]:
+def _raw_routes(_: argparse.Namespace, counts: Counts) -> list[Any]:
     import tornado.websocket
 
     from jupyter_sente.core.envelope import handshake_payload
@@ -155,7 +170,7 @@ def _raw_routes(_: str) -> list[Any]:
     return [("/ws", RawHandler)]
 
 
-def _socketio_routes(_: str) -> list[Any]:
+def _socketio_routes(_: argparse.Namespace, counts: Counts) -> list[Any]:
     import socketio  # type: ignore[import-untyped]
 
     sio = socketio.AsyncServer(async_mode="tornado")
@@ -171,7 +186,7 @@ def _socketio_routes(_: str) -> list[Any]:
     return [("/socket.io/", socketio.get_tornado_handler(sio))]
 
 
-def _ours_routes(ours_publish: str) -> list[Any]:
+def _ours_routes(args: argparse.Namespace, counts: Counts) -> list[Any]:
     from jupyter_sente.server import ChannelSocketServer, EventMsg, RequestInfo
     from jupyter_sente.tornado import channel_socket_routes
     from jupyter_sente.values import kw
@@ -179,12 +194,26 @@ def _ours_routes(ours_publish: str) -> list[Any]:
     def uid_param(request: RequestInfo) -> str | None:
         return request.param("uid")
 
-    server = ChannelSocketServer(csrf_token_fn=None, user_id_fn=uid_param)
+    # no CSRF token (the bench's clients are no browsers) and the uid from the URL, so an Ajax
+    # client needs no cookie; polls are held for longer than the capacity scenario runs
+    server = ChannelSocketServer(
+        csrf_token_fn=None,
+        user_id_fn=uid_param,
+        lp_timeout_ms=50_000,
+        ws_kalive_ms=args.ws_kalive_ms,
+    )
     msg_id = kw("bench/msg")
+
+    def open_channels(transport: Literal["ws", "ajax"]) -> float:
+        return sum(c.is_open for c in server.connections(transport=transport))
+
+    # open WebSockets and held long-polls, which the capacity scenario waits for
+    counts["ws_open"] = lambda: open_channels("ws")
+    counts["ajax_open"] = lambda: open_channels("ajax")
 
     @server.on("bench/publish")
     def publish(msg: EventMsg) -> None:
-        if ours_publish == "broadcast":
+        if args.ours_publish == "broadcast":
             server.broadcast([msg_id, msg.data])
         else:
             for uid in server.connected_uids.ws:
@@ -210,6 +239,9 @@ class Sink:
     def reply(self, conn: WsConn, rid: str, now: float) -> None:
         conn.stray += 1
 
+    def pinged(self, conn: WsConn, now: float) -> None:
+        """The server's keep-alive ping arrived (the connection has answered it)."""
+
 
 IGNORE = Sink()
 
@@ -226,6 +258,7 @@ class WsConn(asyncio.Protocol):
         self.closed: asyncio.Future[None] = loop.create_future()
         self.stray = 0
         self.waiter: tuple[str, asyncio.Future[float]] | None = None
+        self.started = 0.0  # when its TCP connect began (set by connect_all)
         self._request = (host, path)
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
@@ -375,6 +408,7 @@ class EdnFlavour(Flavour):
                 conn.ready.set_result(now)
         elif text.startswith("[:chsk/ws-ping"):
             conn.send_text("[[:chsk/ws-pong] nil]")
+            conn.sink.pinged(conn, now)
         else:
             m = self._reply.search(text)
             if m is None:
@@ -423,6 +457,106 @@ FLAVOURS: dict[str, Callable[[], Flavour]] = {
 }
 
 
+# -- the client: one Ajax client ----------------------------------------------------------
+
+
+class PollConn(asyncio.Protocol):
+    """An Ajax client's long-polls on one keep-alive HTTP connection, as a browser makes them.
+
+    A GET with ``handshake?`` first, then a poll after every answer (a push, a timeout) until
+    :meth:`close`. The bench's ``ours`` server checks no CSRF token and takes the uid from the
+    URL, so the polls carry neither a cookie nor a token.
+    """
+
+    def __init__(self, index: int, host: str, path: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.index = index
+        self.sink: Reach | None = None
+        self.started = 0.0  # when its TCP connect began
+        self.handshaken: asyncio.Future[float] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.failure: str | None = None  # why the server or the network ended it
+        self._request = (host, f"{path}?client-id=p{index}&uid=p{index}")
+        self._transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._body_size: int | None = None  # of the response whose head has been read
+        self._status = 0
+        self._closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._get(handshake=True)
+
+    def _get(self, handshake: bool) -> None:
+        host, path = self._request
+        # udt: Sente's cache-buster; handshake? is sent only by a client that is not open
+        query = f"{path}&udt={int(time.time() * 1000)}" + ("&handshake%3F=1" if handshake else "")
+        assert self._transport is not None
+        self._transport.write(
+            f"GET {query} HTTP/1.1\r\nHost: {host}\r\nX-Requested-With: XMLHTTPRequest\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        buf = self._buf
+        buf += data
+        while True:
+            if self._body_size is None:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = buf[:end].decode("latin-1").split("\r\n")
+                del buf[: end + 4]
+                self._status = int(head[0].split()[1])
+                sizes = [
+                    h.split(":", 1)[1] for h in head[1:] if h.lower().startswith("content-length:")
+                ]
+                if not sizes:
+                    self._fail("a response without Content-Length (Tornado always sends one)")
+                    return
+                self._body_size = int(sizes[0])
+            if len(buf) < self._body_size:
+                return
+            body = bytes(buf[: self._body_size])
+            del buf[: self._body_size]
+            self._body_size = None
+            self._answered(body.decode(), now)
+
+    def _answered(self, text: str, now: float) -> None:
+        if self._status != 200:
+            self._fail(f"HTTP {self._status}: {text[:80]!r}")
+            return
+        if text.startswith("[[:chsk/handshake"):
+            if not self.handshaken.done():
+                self.handshaken.set_result(now)
+        elif text.startswith("[[["):
+            if self.sink is not None:
+                self.sink.arrived(self, EdnFlavour.seq.findall(text), now)
+        elif not text.startswith("[:chsk/timeout"):
+            self._fail(f"unexpected answer: {text[:80]!r}")
+            return
+        if not self._closing:
+            self._get(handshake=False)
+
+    def _fail(self, why: str) -> None:
+        self.failure = self.failure or why
+        if not self.handshaken.done():
+            self.handshaken.set_exception(ConnectionError(why))
+        self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closing:
+            self._fail(f"connection lost: {exc or 'closed by the server'}")
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def close(self) -> None:
+        self._closing = True
+        if self._transport is not None:
+            self._transport.close()
+
+
 # -- the client: servers, scenarios, results ---------------------------------------------
 
 
@@ -442,6 +576,8 @@ class Result:
     rss_per_conn: float | None = None
     duplicates: int = 0
     offered: float | None = None  # events/s a paced scenario asks for
+    rss_range: tuple[float, float] | None = None  # server RSS before and after (capacity)
+    dropped: int = 0  # connections that ended (closed, reset, an error) before the scenario did
 
     @property
     def lost(self) -> int:
@@ -470,9 +606,12 @@ class Result:
 class ServerProc:
     """One target's server subprocess."""
 
-    def __init__(self, target: str, args: argparse.Namespace) -> None:
+    def __init__(
+        self, target: str, args: argparse.Namespace, ws_kalive_ms: int | None = None
+    ) -> None:
         self.target = target
         self.args = args
+        self.ws_kalive_ms = ws_kalive_ms  # ours's keep-alive, when not its default
         self.port = 0
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -481,6 +620,8 @@ class ServerProc:
         cmd.append(self.args.ours_publish)
         if self.args.profile:
             cmd += ["--profile", self.args.profile]
+        if self.ws_kalive_ms is not None:
+            cmd += ["--ws-kalive-ms", str(self.ws_kalive_ms)]
         self.proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
         assert self.proc.stdout is not None
         line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
@@ -523,18 +664,25 @@ class ServerProc:
 
 
 async def connect_all(
-    server: ServerProc, flavour: Flavour, indices: range
+    server: ServerProc, flavour: Flavour, indices: range, in_flight: int | None = None
 ) -> tuple[list[WsConn], int]:
-    """Open WebSockets ``indices`` at once and wait for their handshakes; returns (conns, failed)."""
+    """Open WebSockets ``indices`` and wait for their handshakes; returns (conns, failed).
+
+    All at once, or at most ``in_flight`` connecting (TCP connect to handshake) at a time.
+    """
     loop = asyncio.get_running_loop()
     host = f"127.0.0.1:{server.port}"
+    limit = asyncio.Semaphore(in_flight or len(indices) or 1)
 
     async def one(i: int) -> WsConn:
         def factory() -> WsConn:
             return WsConn(i, flavour, host, flavour.path(i))
 
-        _, conn = await loop.create_connection(factory, "127.0.0.1", server.port)
-        await asyncio.wait_for(conn.ready, 30)
+        async with limit:
+            started = time.perf_counter()
+            _, conn = await loop.create_connection(factory, "127.0.0.1", server.port)
+            conn.started = started
+            await asyncio.wait_for(conn.ready, 30)
         return conn
 
     done = await asyncio.gather(*(one(i) for i in indices), return_exceptions=True)
@@ -691,6 +839,141 @@ async def request_reply(
     )
 
 
+class Reach(Sink):
+    """When one broadcast (its ``seq``) first arrived at each recipient."""
+
+    def __init__(self, recipients: int, seq: int) -> None:
+        self.seq = str(seq)
+        self.at: dict[int, float] = {}  # id(recipient) -> arrival
+        self.progress = Progress(recipients)
+
+    def events(self, conn: WsConn, seqs: list[str], now: float) -> None:
+        self.arrived(conn, seqs, now)
+
+    def arrived(self, recipient: object, seqs: list[str], now: float) -> None:
+        if self.seq in seqs and id(recipient) not in self.at:
+            self.at[id(recipient)] = now
+            self.progress.add(1, now)
+
+
+class KeepAlive(Sink):
+    """When the server's first keep-alive ping arrived at each connection."""
+
+    def __init__(self, conns: int) -> None:
+        self.at: dict[int, float] = {}  # id(conn) -> arrival
+        self.after_open: list[float] = []  # each ping's time since its connection's handshake
+        self.progress = Progress(conns)
+
+    def pinged(self, conn: WsConn, now: float) -> None:
+        if id(conn) not in self.at:
+            self.at[id(conn)] = now
+            self.after_open.append(now - conn.ready.result())
+            self.progress.add(1, now)
+
+
+async def keepalive_round(
+    server: ServerProc, conns: list[WsConn], name: str, kalive_ms: int
+) -> Result:
+    """Wait until the server has pinged every idle WebSocket once (the client answers each)."""
+    keepalive = KeepAlive(len(conns))
+    for c in conns:
+        c.sink = keepalive
+    before, cli0 = await server.stats(), cpu_seconds()
+    t0 = time.perf_counter()
+    # the first ping comes half a ws_kalive_ms after the open; a later one, a full one
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(keepalive.progress.done.wait(), kalive_ms / 1000 + IDLE_TIMEOUT_S)
+    cli1, after = cpu_seconds(), await server.stats()
+    for c in conns:
+        c.sink = IGNORE
+    return Result(
+        scenario=name,
+        target=conns[0].flavour.name,
+        unit="conn",
+        delivered=sum(id(c) in keepalive.at and not c.closed.done() for c in conns),
+        expected=len(conns),
+        seconds=max(keepalive.at.values(), default=t0) - t0,
+        latencies=keepalive.after_open,
+        server_cpu=after["cpu"] - before["cpu"],
+        client_cpu=cli1 - cli0,
+    )
+
+
+async def broadcast_reach(
+    server: ServerProc,
+    publisher: WsConn,
+    conns: list[WsConn],
+    polls: list[PollConn],
+    *,
+    seq: int,
+    name: str,
+    within_s: float,
+) -> Result:
+    """``publisher`` publishes once; the time until each of ``conns`` and ``polls`` has it."""
+    reach = Reach(len(conns) + len(polls), seq)
+    for c in conns:
+        c.sink = reach
+    for p in polls:
+        p.sink = reach
+    before, cli0 = await server.stats(), cpu_seconds()
+    t0 = time.perf_counter()
+    publisher.send_text(publisher.flavour.publish(seq))
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(reach.progress.done.wait(), within_s)
+    cli1, after = cpu_seconds(), await server.stats()
+    for c in conns:
+        c.sink = IGNORE
+    for p in polls:
+        p.sink = None
+    return Result(
+        scenario=name,
+        target=publisher.flavour.name,
+        unit="event",
+        delivered=len(reach.at),
+        expected=reach.progress.expected,
+        seconds=max(reach.at.values(), default=t0) - t0,
+        latencies=[at - t0 for at in reach.at.values()],
+        server_cpu=after["cpu"] - before["cpu"],
+        client_cpu=cli1 - cli0,
+    )
+
+
+async def open_polls(
+    server: ServerProc, indices: range, in_flight: int
+) -> tuple[list[PollConn], int]:
+    """Start Ajax clients ``indices`` (at most ``in_flight`` handshaking at a time); (polls, failed)."""
+    loop = asyncio.get_running_loop()
+    host = f"127.0.0.1:{server.port}"
+    limit = asyncio.Semaphore(in_flight)
+
+    async def one(i: int) -> PollConn:
+        async with limit:
+            started = time.perf_counter()
+            _, poll = await loop.create_connection(
+                lambda: PollConn(i, host, "/chsk"), "127.0.0.1", server.port
+            )
+            poll.started = started
+            await asyncio.wait_for(poll.handshaken, 30)
+        return poll
+
+    done = await asyncio.gather(*(one(i) for i in indices), return_exceptions=True)
+    polls = [p for p in done if isinstance(p, PollConn)]
+    for p in done:
+        if isinstance(p, BaseException) and not isinstance(p, Exception):
+            raise p
+    return polls, len(done) - len(polls)
+
+
+async def until_counted(server: ServerProc, name: str, n: int, within_s: float) -> float:
+    """Wait until the server's count ``name`` is ``n`` (or ``within_s`` passed); returns it."""
+    deadline = time.perf_counter() + within_s
+    while True:
+        count = (await server.stats())[name]
+        if count == n or time.perf_counter() > deadline:
+            return count
+        await asyncio.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class Sizes:
     storm: int  # K: also the subscribers of the big fan-out and the idle connections
@@ -700,10 +983,24 @@ class Sizes:
     paced_s: float
     burst: int
     rr_s: float
+    idle_ws: int  # W: idle WebSockets of the capacity scenario
+    kalive_ms: int  # ours's ws_kalive_ms there: the idle WebSockets see one keep-alive round
+    polls: int  # P: Ajax clients long-polling in the capacity scenario, besides the W
+    reach_s: float  # a broadcast recipient without it after this long counts as lost
 
 
-FULL = Sizes(storm=500, small=100, clients=50, rate=50, paced_s=3, burst=200, rr_s=3)
-QUICK = Sizes(storm=60, small=20, clients=5, rate=50, paced_s=0.6, burst=40, rr_s=0.6)
+FULL = Sizes(
+    storm=500, small=100, clients=50, rate=50, paced_s=3, burst=200, rr_s=3,
+    idle_ws=5000, kalive_ms=25_000, polls=1000, reach_s=30,
+)  # fmt: skip
+QUICK = Sizes(
+    storm=60, small=20, clients=5, rate=50, paced_s=0.6, burst=40, rr_s=0.6,
+    idle_ws=200, kalive_ms=2_000, polls=50, reach_s=10,
+)  # fmt: skip
+#: Connections of the capacity scenario in their TCP connect or handshake at any one time.
+CAPACITY_IN_FLIGHT = 200
+#: The targets of the capacity scenario: long-polls are ours only; raw is the WebSocket floor.
+CAPACITY_TARGETS = ("raw", "ours")
 
 
 async def storm_and_big_fanout(target: str, args: argparse.Namespace, z: Sizes) -> list[Result]:
@@ -772,6 +1069,101 @@ async def reqrep(target: str, args: argparse.Namespace, z: Sizes) -> list[Result
     return [result]
 
 
+async def capacity(target: str, args: argparse.Namespace, z: Sizes) -> list[Result]:
+    """W idle WebSockets and a broadcast to them; for ours, P long-polls held as well and a
+    broadcast to all W + P. Memory is the server's RSS (garbage collected) after each step."""
+    flavour = FLAVOURS[target]()
+    w = z.idle_ws
+    p = z.polls if target == "ours" else 0
+    async with ServerProc(target, args, z.kalive_ms) as server:
+        warm, _ = await connect_all(server, flavour, range(w, w + 1))
+        warm_polls, _ = await open_polls(server, range(p, p + 1), 1) if p else ([], 0)
+        await close_all(warm)
+        for poll in warm_polls:
+            poll.close()
+        if target == "ours":  # the counts the scenario waits for start from zero
+            await until_counted(server, "ws_open", 0, 5)
+            await until_counted(server, "ajax_open", 0, 5)
+        await asyncio.sleep(0.2)
+
+        before, cli0 = await server.stats(collect=True), cpu_seconds()
+        t0 = time.perf_counter()
+        conns, _ = await connect_all(server, flavour, range(w), CAPACITY_IN_FLIGHT)
+        t1 = time.perf_counter()
+        cli1, after = cpu_seconds(), await server.stats()
+        await asyncio.sleep(0.3)  # let the last writes settle before RSS
+        with_ws = await server.stats(collect=True)
+        ws_row = Result(
+            scenario=f"capacity: W={w} WS",
+            target=target,
+            unit="conn",
+            delivered=len(conns),
+            expected=w,
+            seconds=t1 - t0,
+            latencies=[c.ready.result() - c.started for c in conns],
+            server_cpu=after["cpu"] - before["cpu"],
+            client_cpu=cli1 - cli0,
+            rss_range=(before["rss"], with_ws["rss"]),
+        )
+        if not conns:
+            return [ws_row]
+        publisher = conns[0]
+        rows = [ws_row]
+        if target == "ours":  # raw Tornado sends no pings
+            # before any push: a push counts as activity and puts the first ping off a round
+            rows.append(await keepalive_round(server, conns, "capacity: keep-alive", z.kalive_ms))
+        rows += [
+            await broadcast_reach(
+                server, publisher, conns, [], seq=0, name="capacity: bcast to W", within_s=z.reach_s
+            ),
+        ]
+
+        polls: list[PollConn] = []
+        if p:
+            before, cli0 = await server.stats(), cpu_seconds()
+            t0 = time.perf_counter()
+            polls, _ = await open_polls(server, range(p), CAPACITY_IN_FLIGHT)
+            # established: the server holds a poll of each (a handshake alone is not a channel)
+            held = await until_counted(server, "ajax_open", len(polls), z.reach_s)
+            t1 = time.perf_counter()
+            cli1, after = cpu_seconds(), await server.stats()
+            await asyncio.sleep(0.3)
+            with_polls = await server.stats(collect=True)
+            poll_row = Result(
+                scenario=f"capacity: P={p} polls",
+                target=target,
+                unit="conn",
+                delivered=int(held),
+                expected=p,
+                seconds=t1 - t0,
+                latencies=[q.handshaken.result() - q.started for q in polls],
+                server_cpu=after["cpu"] - before["cpu"],
+                client_cpu=cli1 - cli0,
+                rss_range=(with_ws["rss"], with_polls["rss"]),
+            )
+            rows += [
+                poll_row,
+                await broadcast_reach(
+                    server,
+                    publisher,
+                    conns,
+                    polls,
+                    seq=1,
+                    name="capacity: bcast to W+P",
+                    within_s=z.reach_s,
+                ),
+            ]
+            poll_row.dropped = sum(q.failure is not None for q in polls)
+        # established connections that ended before the scenario did
+        ws_row.dropped = sum(c.closed.done() for c in conns)
+        for poll in polls:
+            poll.close()
+        await close_all(conns)
+        if polls:
+            await asyncio.wait([q.closed for q in polls], timeout=10)
+    return rows
+
+
 # -- the report ----------------------------------------------------------------------------
 
 
@@ -791,7 +1183,15 @@ MAX_MEMORY_RATIO = 1.5
 UNITS = {"event": "events", "reply": "replies", "conn": "connections"}
 
 
-def report(results: list[Result], check: bool) -> int:
+GROUPS = {
+    "storm": storm_and_big_fanout,
+    "small": small_fanout,
+    "reqrep": reqrep,
+    "capacity": capacity,
+}
+
+
+def report(results: list[Result], check: bool, reach_s: float) -> int:
     by = {(r.scenario, r.target): r for r in results}
     scenarios = list(dict.fromkeys(r.scenario for r in results))
     print()
@@ -821,6 +1221,7 @@ def report(results: list[Result], check: bool) -> int:
             f"{'idle memory':<22} {r.target:<9} {r.delivered:>9} {'':>9} {'':>8} {'':>8} "
             f"{'':>5} {r.rss_per_conn / 1024:>6.1f}KB {ratio:>6.2f}x   (RSS per idle WebSocket)"
         )
+    report_capacity(results)
     for r in results:
         if r.duplicates:
             print(f"note: {r.target} {r.scenario}: {r.duplicates} duplicate deliveries")
@@ -834,7 +1235,9 @@ def report(results: list[Result], check: bool) -> int:
     verdicts: list[tuple[bool, str]] = []
     for scenario in scenarios:
         ours, raw = by.get((scenario, "ours")), by.get((scenario, "raw"))
-        if ours is None:
+        if raw is not None and raw.lost:
+            print(f"warning: the raw baseline lost {raw.lost} in {scenario}; compare with care")
+        if ours is None or scenario.startswith("capacity"):  # capacity: its own verdicts
             continue
         verdicts.append(
             (
@@ -842,8 +1245,6 @@ def report(results: list[Result], check: bool) -> int:
                 f"{scenario}: ours lost {ours.lost} of {ours.expected} {UNITS[ours.unit]}",
             )
         )
-        if raw is not None and raw.lost:
-            print(f"warning: the raw baseline lost {raw.lost} in {scenario}; compare with care")
         for c in CHECKS:
             if raw is None or not scenario.startswith(c.scenario_prefix) or c.what not in scenario:
                 continue
@@ -865,12 +1266,89 @@ def report(results: list[Result], check: bool) -> int:
                 f"({raw_mem / 1024:.1f} KB; target <= {MAX_MEMORY_RATIO:g}x)",
             )
         )
+    verdicts += capacity_verdicts([r for r in results if r.target == "ours"], reach_s)
     if not check:
         print("targets not checked (profiling: the CPU figures include the profiler)")
         for _, line in verdicts:
             print(f"{'-':<5} {line}")
         return 0
     return print_verdicts(verdicts)
+
+
+def report_capacity(results: list[Result]) -> None:
+    """Per target: each step's connections, the server's RSS, and the broadcast that followed."""
+    rows = [r for r in results if r.scenario.startswith("capacity")]
+    if not rows:
+        return
+    print(
+        "capacity (RSS: the server's, after a GC; reach: from the publisher's write until the "
+        "last recipient read the broadcast)"
+    )
+    raw_per_ws = None
+    for target in TARGETS:
+        mine = [r for r in rows if r.target == target]
+        for i, opened in enumerate(mine):
+            if opened.rss_range is None:
+                continue
+            start, end = opened.rss_range
+            per = (end - start) / max(1, opened.delivered)
+            ratio = ""
+            if opened.scenario.endswith(" WS"):
+                raw_per_ws = per if target == "raw" else raw_per_ws
+                ratio = f", {per / raw_per_ws:.2f}x raw" if raw_per_ws else ""
+            line = (
+                f"  {target:<4} +{opened.delivered} {_kind(opened)} in {opened.seconds:.1f} s: "
+                f"RSS {start / 2**20:.0f} -> {end / 2**20:.0f} MB ({per / 1024:.1f} KB each{ratio})"
+            )
+            bcast = next((r for r in mine[i:] if r.unit == "event"), None)
+            if bcast is not None:
+                line += (
+                    f"; then a broadcast reached {bcast.delivered} of {bcast.expected}, the last "
+                    f"after {bcast.seconds:.2f} s"
+                )
+            print(line)
+        if mine:
+            cpu = sum(r.server_cpu for r in mine)
+            print(f"  {target:<4} server CPU in the capacity scenario's steps: {cpu:.2f} s")
+
+
+def _kind(opened: Result) -> str:
+    return "WebSockets" if opened.scenario.endswith(" WS") else "long-polls"
+
+
+def capacity_verdicts(ours: list[Result], reach_s: float) -> list[tuple[bool, str]]:
+    """Every connection of ours established and kept; every broadcast reached everyone."""
+    rows = [r for r in ours if r.scenario.startswith("capacity")]
+    opened = [r for r in rows if r.rss_range is not None]
+    verdicts = []
+    if opened:
+        what = " and ".join(f"{r.delivered} of {r.expected} {_kind(r)}" for r in opened)
+        failed, dropped = sum(r.lost for r in opened), sum(r.dropped for r in opened)
+        verdicts.append(
+            (
+                failed == 0 and dropped == 0,
+                f"capacity: ours established {what}; {failed} refused or failed, "
+                f"{dropped} closed or reset later",
+            )
+        )
+    for r in rows:
+        if r.unit == "event":
+            verdicts.append(
+                (
+                    r.lost == 0,
+                    f"{r.scenario}: ours reached {r.delivered} of {r.expected} recipients; "
+                    f"{r.lost} lost (not reached within {reach_s:g} s)",
+                )
+            )
+        elif r.rss_range is None:  # the keep-alive round
+            verdicts.append(
+                (
+                    r.lost == 0,
+                    f"{r.scenario}: ours pinged {r.delivered} of {r.expected} idle WebSockets "
+                    "and kept them open (the client answers each ping)",
+                )
+            )
+    return verdicts
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -889,18 +1367,28 @@ async def run(args: argparse.Namespace) -> int:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; rate {z.rate:g}/s")
     started = time.perf_counter()
     # scenario groups in the outer loop: a change of background load hits every target alike
-    for group in (storm_and_big_fanout, small_fanout, reqrep):
+    for name in args.groups.split(","):
+        group = GROUPS[name]
         for target in targets:
+            if group is capacity and target not in CAPACITY_TARGETS:
+                continue
             print(f"{time.perf_counter() - started:6.1f}s {group.__name__} {target}", flush=True)
             results += await group(target, args, z)
     print(f"{time.perf_counter() - started:6.1f}s done; load average {os.getloadavg()[0]:.2f}")
-    return report(results, check=not args.profile)
+    return report(results, check=not args.profile, reach_s=z.reach_s)
 
 
 def main() -> int:
+    from jupyter_sente.core.timing import ServerTiming
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small, short smoke run")
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset")
+    parser.add_argument(
+        "--groups",
+        default=",".join(GROUPS),
+        help=f"comma-separated scenario groups, in the order given (default: {','.join(GROUPS)})",
+    )
     parser.add_argument("--profile", metavar="DIR", help="cProfile each scenario in the servers")
     parser.add_argument("--rate", type=float, help="paced fan-out rate in messages/s (default 50)")
     parser.add_argument(
@@ -910,11 +1398,14 @@ def main() -> int:
         help="how our server fans out: broadcast (default) or send() per connected uid",
     )
     parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ws-kalive-ms", type=int, default=ServerTiming.ws_kalive_ms, help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     if args.serve:
-        serve(args.serve, args.profile, args.ours_publish)
+        serve(args)
         return 0
     return asyncio.run(run(args))
 

@@ -13,6 +13,14 @@ SCENARIOS = (
     "request/reply C=",
     "idle memory",
 )
+#: The capacity scenario (exact names): its WebSocket part on raw and ours, the rest ours only.
+CAPACITY = (
+    ("capacity: W=200 WS", ("raw", "ours")),
+    ("capacity: bcast to W", ("raw", "ours")),
+    ("capacity: keep-alive", ("ours",)),
+    ("capacity: P=50 polls", ("ours",)),
+    ("capacity: bcast to W+P", ("ours",)),
+)
 
 
 def test_bench_server_quick_prints_every_scenario_for_every_target() -> None:
@@ -27,4 +35,7 @@ def test_bench_server_quick_prints_every_scenario_for_every_target() -> None:
             assert any(s.startswith(scenario) and t == target for s, t in rows), (
                 f"no row for {scenario!r} / {target}:\n{done.stdout}"
             )
+    for scenario, capacity_targets in CAPACITY:
+        for target in capacity_targets:
+            assert (scenario, target) in rows, f"no row for {scenario!r} / {target}:\n{done.stdout}"
     assert "targets met" in done.stdout or "target(s) missed" in done.stdout
