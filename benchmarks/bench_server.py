@@ -24,7 +24,8 @@ of K WebSockets; memory per idle WebSocket (RSS delta of the server after the st
 A delivered event is one event received by one subscriber (a batch of 10 events counts 10).
 
 Capacity (raw and ours only): W idle WebSockets (5,000) opened, at most 200 connecting at a
-time, one keep-alive round (ours pings each, the client answers) and one broadcast to them;
+time, one keep-alive round (ours pings each, the client answers; raw, which sends no pings,
+idles as long) and one broadcast to them;
 then, on ours, P Ajax clients (1,000) that long-poll as Sente's client does (a handshake GET,
 then a poll after every answer, on one keep-alive HTTP connection each) and one broadcast to
 all W + P. It reports the server's RSS after each step, the time until each recipient read
@@ -60,7 +61,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -80,8 +81,6 @@ BODY = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod 
 #: How long a scenario waits without progress before it counts what is missing as lost.
 IDLE_TIMEOUT_S = 5.0
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#: What a server adds to its /_bench/stats answer: name -> its current value.
-Counts = dict[str, Callable[[], float]]
 
 
 # -- the servers: `bench_server.py --serve TARGET` ------------------------------------------
@@ -121,19 +120,15 @@ async def _serve(args: argparse.Namespace) -> None:
                 Path(f"{name}.txt").write_text(out.getvalue())
                 profiler.clear()
 
-    # what a target adds to /_bench/stats (name -> its current value)
-    counts: Counts = {}
     routes: list[Any] = [
-        ("/_bench/stats", stats_handler(lambda: {name: f() for name, f in counts.items()})),
+        ("/_bench/stats", stats_handler()),
         (r"/_bench/profile/(\w+)", ProfileHandler),
     ]
-    routes += {"raw": _raw_routes, "socketio": _socketio_routes, "ours": _ours_routes}[target](
-        args, counts
-    )
+    routes += {"raw": _raw_routes, "socketio": _socketio_routes, "ours": _ours_routes}[target](args)
     await serve_until_sigterm(tornado.web.Application(routes))
 
 
-def _raw_routes(_: argparse.Namespace, counts: Counts) -> list[Any]:
+def _raw_routes(_: argparse.Namespace) -> list[Any]:
     import tornado.websocket
 
     from jupyter_sente.core.envelope import handshake_payload
@@ -170,7 +165,7 @@ def _raw_routes(_: argparse.Namespace, counts: Counts) -> list[Any]:
     return [("/ws", RawHandler)]
 
 
-def _socketio_routes(_: argparse.Namespace, counts: Counts) -> list[Any]:
+def _socketio_routes(_: argparse.Namespace) -> list[Any]:
     import socketio  # type: ignore[import-untyped]
 
     sio = socketio.AsyncServer(async_mode="tornado")
@@ -186,7 +181,9 @@ def _socketio_routes(_: argparse.Namespace, counts: Counts) -> list[Any]:
     return [("/socket.io/", socketio.get_tornado_handler(sio))]
 
 
-def _ours_routes(args: argparse.Namespace, counts: Counts) -> list[Any]:
+def _ours_routes(args: argparse.Namespace) -> list[Any]:
+    import tornado.web
+
     from jupyter_sente.server import ChannelSocketServer, EventMsg, RequestInfo
     from jupyter_sente.tornado import channel_socket_routes
     from jupyter_sente.values import kw
@@ -204,12 +201,18 @@ def _ours_routes(args: argparse.Namespace, counts: Counts) -> list[Any]:
     )
     msg_id = kw("bench/msg")
 
-    def open_channels(transport: Literal["ws", "ajax"]) -> float:
-        return sum(c.is_open for c in server.connections(transport=transport))
+    class CountsHandler(tornado.web.RequestHandler):
+        """Open WebSockets and held long-polls, which the capacity scenario waits for.
 
-    # open WebSockets and held long-polls, which the capacity scenario waits for
-    counts["ws_open"] = lambda: open_channels("ws")
-    counts["ajax_open"] = lambda: open_channels("ajax")
+        Not part of /_bench/stats: counting walks every connection, which a CPU figure
+        taken around a scenario should not include.
+        """
+
+        def get(self) -> None:
+            conns = server.connections()
+            self.write(
+                {kind: sum(c.is_open for c in conns if c.kind == kind) for kind in ("ws", "ajax")}
+            )
 
     @server.on("bench/publish")
     def publish(msg: EventMsg) -> None:
@@ -224,7 +227,7 @@ def _ours_routes(args: argparse.Namespace, counts: Counts) -> list[Any]:
         assert msg.reply is not None
         msg.reply(msg.data)
 
-    return channel_socket_routes(server, "/chsk")
+    return [*channel_socket_routes(server, "/chsk"), ("/_bench/counts", CountsHandler)]
 
 
 # -- the client: one WebSocket --------------------------------------------------------------
@@ -657,6 +660,10 @@ class ServerProc:
     async def stats(self, collect: bool = False) -> dict[str, float]:
         return dict(json.loads(await self.get("/_bench/stats" + ("?gc=1" if collect else ""))))
 
+    async def counts(self) -> dict[str, int]:
+        """Ours only: its open WebSockets (``ws``) and held long-polls (``ajax``)."""
+        return dict(json.loads(await self.get("/_bench/counts")))
+
     async def profile(self, op: str, name: str = "") -> None:
         if self.args.profile:
             slug = re.sub("[^A-Za-z0-9=]+", "-", name)
@@ -878,12 +885,14 @@ async def keepalive_round(
     keepalive = KeepAlive(len(conns))
     for c in conns:
         c.sink = keepalive
+    await server.profile("start")
     before, cli0 = await server.stats(), cpu_seconds()
     t0 = time.perf_counter()
     # the first ping comes half a ws_kalive_ms after the open; a later one, a full one
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(keepalive.progress.done.wait(), kalive_ms / 1000 + IDLE_TIMEOUT_S)
     cli1, after = cpu_seconds(), await server.stats()
+    await server.profile("stop", name)
     for c in conns:
         c.sink = IGNORE
     return Result(
@@ -915,12 +924,14 @@ async def broadcast_reach(
         c.sink = reach
     for p in polls:
         p.sink = reach
+    await server.profile("start")
     before, cli0 = await server.stats(), cpu_seconds()
     t0 = time.perf_counter()
     publisher.send_text(publisher.flavour.publish(seq))
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(reach.progress.done.wait(), within_s)
     cli1, after = cpu_seconds(), await server.stats()
+    await server.profile("stop", name)
     for c in conns:
         c.sink = IGNORE
     for p in polls:
@@ -964,11 +975,11 @@ async def open_polls(
     return polls, len(done) - len(polls)
 
 
-async def until_counted(server: ServerProc, name: str, n: int, within_s: float) -> float:
-    """Wait until the server's count ``name`` is ``n`` (or ``within_s`` passed); returns it."""
+async def until_counted(server: ServerProc, kind: str, n: int, within_s: float) -> int:
+    """Wait until ours has ``n`` open channels of ``kind`` (or ``within_s`` passed); returns it."""
     deadline = time.perf_counter() + within_s
     while True:
-        count = (await server.stats())[name]
+        count = (await server.counts())[kind]
         if count == n or time.perf_counter() > deadline:
             return count
         await asyncio.sleep(0.05)
@@ -1082,15 +1093,17 @@ async def capacity(target: str, args: argparse.Namespace, z: Sizes) -> list[Resu
         for poll in warm_polls:
             poll.close()
         if target == "ours":  # the counts the scenario waits for start from zero
-            await until_counted(server, "ws_open", 0, 5)
-            await until_counted(server, "ajax_open", 0, 5)
+            await until_counted(server, "ws", 0, 5)
+            await until_counted(server, "ajax", 0, 5)
         await asyncio.sleep(0.2)
 
+        await server.profile("start")
         before, cli0 = await server.stats(collect=True), cpu_seconds()
         t0 = time.perf_counter()
         conns, _ = await connect_all(server, flavour, range(w), CAPACITY_IN_FLIGHT)
         t1 = time.perf_counter()
         cli1, after = cpu_seconds(), await server.stats()
+        await server.profile("stop", f"capacity: W={w} WS")
         await asyncio.sleep(0.3)  # let the last writes settle before RSS
         with_ws = await server.stats(collect=True)
         ws_row = Result(
@@ -1109,9 +1122,11 @@ async def capacity(target: str, args: argparse.Namespace, z: Sizes) -> list[Resu
             return [ws_row]
         publisher = conns[0]
         rows = [ws_row]
-        if target == "ours":  # raw Tornado sends no pings
-            # before any push: a push counts as activity and puts the first ping off a round
+        # idle, before any push (a push counts as activity and puts the first ping off a round)
+        if target == "ours":
             rows.append(await keepalive_round(server, conns, "capacity: keep-alive", z.kalive_ms))
+        else:  # raw Tornado sends no pings: it idles as long, so both broadcast after the same
+            await asyncio.sleep(z.kalive_ms / 2000)
         rows += [
             await broadcast_reach(
                 server, publisher, conns, [], seq=0, name="capacity: bcast to W", within_s=z.reach_s
@@ -1120,20 +1135,23 @@ async def capacity(target: str, args: argparse.Namespace, z: Sizes) -> list[Resu
 
         polls: list[PollConn] = []
         if p:
+            await server.profile("start")
             before, cli0 = await server.stats(), cpu_seconds()
             t0 = time.perf_counter()
             polls, _ = await open_polls(server, range(p), CAPACITY_IN_FLIGHT)
-            # established: the server holds a poll of each (a handshake alone is not a channel)
-            held = await until_counted(server, "ajax_open", len(polls), z.reach_s)
+            # established: the server holds a poll of each (a handshake alone is not a channel);
+            # the counting is in this step's CPU, a few ms against a second or so
+            held = await until_counted(server, "ajax", len(polls), z.reach_s)
             t1 = time.perf_counter()
             cli1, after = cpu_seconds(), await server.stats()
+            await server.profile("stop", f"capacity: P={p} polls")
             await asyncio.sleep(0.3)
             with_polls = await server.stats(collect=True)
             poll_row = Result(
                 scenario=f"capacity: P={p} polls",
                 target=target,
                 unit="conn",
-                delivered=int(held),
+                delivered=held,
                 expected=p,
                 seconds=t1 - t0,
                 latencies=[q.handshaken.result() - q.started for q in polls],
