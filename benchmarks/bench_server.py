@@ -58,10 +58,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -670,6 +670,19 @@ class ServerProc:
             await self.get(f"/_bench/profile/{op}?name={slug}")
 
 
+T = TypeVar("T")
+
+
+async def _gather_opened(opening: Iterable[Awaitable[T]]) -> tuple[list[T], int]:
+    """Open connections concurrently: those opened, and how many failed (a Ctrl-C still stops)."""
+    done = await asyncio.gather(*opening, return_exceptions=True)
+    for d in done:
+        if isinstance(d, BaseException) and not isinstance(d, Exception):
+            raise d
+    opened = [d for d in done if not isinstance(d, BaseException)]
+    return opened, len(done) - len(opened)
+
+
 async def connect_all(
     server: ServerProc, flavour: Flavour, indices: range, in_flight: int | None = None
 ) -> tuple[list[WsConn], int]:
@@ -692,12 +705,7 @@ async def connect_all(
             await asyncio.wait_for(conn.ready, 30)
         return conn
 
-    done = await asyncio.gather(*(one(i) for i in indices), return_exceptions=True)
-    conns = [c for c in done if isinstance(c, WsConn)]
-    for c in done:
-        if isinstance(c, BaseException) and not isinstance(c, Exception):
-            raise c
-    return conns, len(done) - len(conns)
+    return await _gather_opened(one(i) for i in indices)
 
 
 async def close_all(conns: list[WsConn]) -> None:
@@ -967,12 +975,7 @@ async def open_polls(
             await asyncio.wait_for(poll.handshaken, 30)
         return poll
 
-    done = await asyncio.gather(*(one(i) for i in indices), return_exceptions=True)
-    polls = [p for p in done if isinstance(p, PollConn)]
-    for p in done:
-        if isinstance(p, BaseException) and not isinstance(p, Exception):
-            raise p
-    return polls, len(done) - len(polls)
+    return await _gather_opened(one(i) for i in indices)
 
 
 async def until_counted(server: ServerProc, kind: str, n: int, within_s: float) -> int:
