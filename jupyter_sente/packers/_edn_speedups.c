@@ -1,17 +1,17 @@
 /* Compiled fast paths for the EDN packer (jupyter_sente/packers/edn.py).
  *
  * The pure-Python reader and writer in edn.py define what EDN means here; this module only
- * makes their common cases faster. It reads and writes vectors, lists, maps, strings,
- * keywords, integers, floats, nil, true and false, exactly as edn.py does, and gives up on
- * anything else (tags, sets, characters, comments, a bad token, limits, errors) by returning
- * the `miss` object. edn.py then runs its own code on the same input, which gives the value
+ * makes their common cases faster. It reads vectors, lists, maps, sets, strings, keywords,
+ * numbers, nil, true, false, #inst and #uuid, and writes those and edn.py's other scalars,
+ * exactly as edn.py does; it gives up on anything else (other tags, characters, comments,
+ * #_, a bad token, duplicates, limits, errors) by returning the `miss` object. edn.py then runs its own code on the same input, which gives the value
  * or raises the error with its position. So this module never raises for bad input and
  * never reports an error; the tests check that for any input its answer is either `miss` or
  * the pure-Python answer.
  *
- * Whatever needs a decision of edn.py's (a new atom's value, a string with escapes, a
- * keyword's text, an escaped string's text) is asked of edn.py's own functions, which
- * configure() hands in.
+ * Whatever needs a decision of edn.py's (a new atom's value, a string with escapes, an
+ * instant, a keyword's text, an escaped string's text, a date's text ...) is asked of
+ * edn.py's own functions, which configure() hands in.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -31,13 +31,15 @@ static PyObject *miss;          /* edn._MISS */
 static PyObject *atoms;         /* edn._atoms: token -> value, shared with the Python reader */
 static PyObject *read_atom;     /* edn._read_atom(token) -> value (raises on a bad token) */
 static PyObject *read_string;   /* edn._read_string(body with a backslash) -> str */
+static PyObject *read_tagged;   /* edn._read_tagged("inst" | "uuid", str) -> value */
 static PyObject *write_string;  /* edn._write_str(str) -> EDN text (escapes) */
 static PyObject *keyword_text;  /* edn._keyword_text(keyword) -> ":name" */
 static PyObject *plain_types;   /* edn._PLAIN_TYPES: key types compared alike by Clojure */
+static PyObject *scalar_writers; /* edn._SCALARS: exact type -> function giving its text */
 static PyTypeObject *fast_keyword, *immutable_list, *immutable_dict;
 
 /* Attribute names, interned at import. */
-static PyObject *str_list, *str_hash_, *str_dict, *str_hash, *str_edn;
+static PyObject *str_list, *str_hash_, *str_dict, *str_hash, *str_edn, *str_inst, *str_uuid;
 static PyObject *empty_tuple;
 
 /* -------------------------------------------------------------------------------------------
@@ -176,6 +178,31 @@ static PyObject *new_wrapper(PyTypeObject *type, PyObject *name, PyObject *value
     return o;
 }
 
+/* 1 if every item from `start` on, every `step`th, is of a type Clojure compares as Python
+ * does (not a collection: in Clojure [1] equals (1)), 0 if not, -1 on error. */
+static int all_plain(PyObject *items, Py_ssize_t start, Py_ssize_t step) {
+    for (Py_ssize_t i = start; i < PyList_GET_SIZE(items); i += step) {
+        int plain = PySet_Contains(plain_types, (PyObject *)Py_TYPE(PyList_GET_ITEM(items, i)));
+        if (plain != 1) {
+            return plain;
+        }
+    }
+    return 1;
+}
+
+static PyObject *make_set(PyObject *items) {
+    PyObject *v = PyFrozenSet_New(items);
+    if (v == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    if (PySet_GET_SIZE(v) != n || (n > 1 && all_plain(items, 0, 1) != 1)) {
+        Py_DECREF(v); /* a duplicate, or members edn.py must compare as Clojure would */
+        return NULL;
+    }
+    return v;
+}
+
 static PyObject *make_map(PyObject *items) {
     Py_ssize_t n = PyList_GET_SIZE(items);
     if (n & 1) {
@@ -195,28 +222,22 @@ static PyObject *make_map(PyObject *items) {
         Py_DECREF(d); /* a duplicate key: edn.py reports it */
         return NULL;
     }
-    if (n > 2) {
-        /* Keys Clojure might compare differently from Python (collections): edn.py checks. */
-        for (Py_ssize_t i = 0; i < n; i += 2) {
-            int plain = PySet_Contains(plain_types, (PyObject *)Py_TYPE(PyList_GET_ITEM(items, i)));
-            if (plain != 1) {
-                Py_DECREF(d);
-                return NULL;
-            }
-        }
+    if (n > 2 && all_plain(items, 0, 2) != 1) {
+        Py_DECREF(d); /* keys Clojure might compare differently (collections): edn.py checks */
+        return NULL;
     }
     PyObject *v = new_wrapper(immutable_dict, str_dict, d, str_hash);
     Py_DECREF(d);
     return v;
 }
 
-/* A collection; r->pos is at its opening bracket. */
+/* A collection; r->pos is at its opening bracket ("#{" for a set: open is '#'). */
 static PyObject *read_collection(Reader *r, Py_UCS4 open, int depth) {
     if (depth >= r->max_depth || depth >= C_MAX_DEPTH) {
         return NULL;
     }
-    Py_UCS4 close = open == '[' ? ']' : open == '{' ? '}' : ')';
-    r->pos++;
+    Py_UCS4 close = open == '[' ? ']' : open == '(' ? ')' : '}';
+    r->pos += open == '#' ? 2 : 1;
     PyObject *items = PyList_New(0);
     if (items == NULL) {
         return NULL;
@@ -246,6 +267,8 @@ static PyObject *read_collection(Reader *r, Py_UCS4 open, int depth) {
         v = new_wrapper(immutable_list, str_list, items, str_hash_);
     } else if (open == '{') {
         v = make_map(items);
+    } else if (open == '#') {
+        v = make_set(items);
     } else {
         v = PyList_AsTuple(items);
     }
@@ -253,6 +276,48 @@ static PyObject *read_collection(Reader *r, Py_UCS4 open, int depth) {
     return v;
 fail:
     Py_DECREF(items);
+    return NULL;
+}
+
+/* "#inst" or "#uuid", whitespace, and a string without a backslash, as edn.py's tokenizer
+ * reads in one token; r->pos is at the '#'. Any other text starting with '#' gives up. */
+static PyObject *read_inst_or_uuid(Reader *r) {
+    static const char *names[2] = {"inst", "uuid"};
+    for (int t = 0; t < 2; t++) {
+        Py_ssize_t i = r->pos + 1;
+        int k = 0;
+        while (k < 4 && i < r->n && CHAR_AT(r, i) == (Py_UCS4)names[t][k]) {
+            i++;
+            k++;
+        }
+        if (k < 4) {
+            continue;
+        }
+        while (i < r->n && is_ws(CHAR_AT(r, i))) {
+            i++;
+        }
+        if (i >= r->n || CHAR_AT(r, i) != '"') {
+            return NULL; /* "#instant", "#inst 5" ...: a tag for edn.py */
+        }
+        Py_ssize_t start = ++i;
+        while (i < r->n && CHAR_AT(r, i) != '"') {
+            if (CHAR_AT(r, i) == '\\') {
+                return NULL;
+            }
+            i++;
+        }
+        if (i >= r->n) {
+            return NULL;
+        }
+        PyObject *body = PyUnicode_Substring(r->text, start, i);
+        if (body == NULL) {
+            return NULL;
+        }
+        r->pos = i + 1;
+        PyObject *v = PyObject_CallFunctionObjArgs(read_tagged, t ? str_uuid : str_inst, body, NULL);
+        Py_DECREF(body);
+        return v;
+    }
     return NULL;
 }
 
@@ -268,8 +333,13 @@ static PyObject *read_value(Reader *r, int depth) {
         return read_collection(r, c, depth);
     case '"':
         return read_string_token(r);
-    case ']': case '}': case ')': case ';': case '\\': case '#':
-        return NULL; /* a stray closer, a comment, a character, a tag, a set, a discard */
+    case '#':
+        if (r->pos + 1 < r->n && CHAR_AT(r, r->pos + 1) == '{') {
+            return read_collection(r, '#', depth);
+        }
+        return read_inst_or_uuid(r); /* or NULL: another tag, a discard, ##Inf ... */
+    case ']': case '}': case ')': case ';': case '\\':
+        return NULL; /* a stray closer, a comment, a character */
     default:
         return read_token(r);
     }
@@ -456,6 +526,18 @@ static int write_keyword(Writer *w, PyObject *k) {
     return put_returned(w, t);
 }
 
+/* edn.py's text for a scalar of an exact type in edn._SCALARS. */
+static PyObject *call_scalar_writer(PyObject *x) {
+    PyObject *f = PyDict_GetItemWithError(scalar_writers, (PyObject *)Py_TYPE(x));
+    if (f == NULL) {
+        return NULL;
+    }
+    Py_INCREF(f);
+    PyObject *t = PyObject_CallOneArg(f, x);
+    Py_DECREF(f);
+    return t;
+}
+
 /* A map key or any value that is not a collection: 1 if written, 0 if not a scalar this
  * module writes, -1 on error. */
 static int write_scalar(Writer *w, PyObject *x) {
@@ -479,7 +561,7 @@ static int write_scalar(Writer *w, PyObject *x) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
         if (overflow) {
-            return 0; /* big: edn.py writes it */
+            return put_returned(w, call_scalar_writer(x)) < 0 ? -1 : 1;
         }
         if (v == -1 && PyErr_Occurred()) {
             return -1;
@@ -505,7 +587,11 @@ static int write_scalar(Writer *w, PyObject *x) {
         PyMem_Free(repr);
         return rc < 0 ? -1 : 1;
     }
-    return 0;
+    /* edn.py's other scalars (Keyword, Symbol, Char, Decimal, datetime, date, UUID) */
+    if (PyDict_GetItemWithError(scalar_writers, (PyObject *)t) != NULL) {
+        return put_returned(w, call_scalar_writer(x)) < 0 ? -1 : 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 static int write_value(Writer *w, PyObject *x, int depth);
@@ -566,6 +652,27 @@ static int write_map(Writer *w, PyObject *d, int depth) {
     return put_char(w, '}');
 }
 
+/* A set's members in its iteration order, as edn.py writes them; a set of two or more with a
+ * member Clojure might compare differently (a collection) is edn.py's: it checks them. */
+static int write_set(Writer *w, PyObject *x, int depth) {
+    if (depth >= w->max_depth) {
+        return -1;
+    }
+    PyObject *items = PySequence_List(x);
+    if (items == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    if (PyList_GET_SIZE(items) < 2 || all_plain(items, 0, 1) == 1) {
+        rc = put_char(w, '#');
+        if (rc == 0) {
+            rc = write_items(w, items, '{', '}', depth);
+        }
+    }
+    Py_DECREF(items);
+    return rc;
+}
+
 /* The contents of an ImmutableList or ImmutableDict, if it is the plain type expected. */
 static int write_wrapped(Writer *w, PyObject *x, PyObject *name, PyTypeObject *inner, int depth) {
     PyObject *c = PyObject_GetAttr(x, name);
@@ -606,7 +713,10 @@ static int write_value(Writer *w, PyObject *x, int depth) {
     if (t == &PyTuple_Type) {
         return write_items(w, x, '(', ')', depth);
     }
-    return -1; /* sets, tags, other types: edn.py's */
+    if (t == &PyFrozenSet_Type || t == &PySet_Type) {
+        return write_set(w, x, depth);
+    }
+    return -1; /* tags, subclasses, other types: edn.py's */
 }
 
 PyDoc_STRVAR(write_doc,
@@ -651,24 +761,24 @@ static PyObject *speedups_write(PyObject *module, PyObject *const *args, Py_ssiz
  * Module */
 
 PyDoc_STRVAR(configure_doc,
-"configure(miss, atoms, read_atom, read_string, write_string, keyword_text, plain_types,\n"
-"          fast_keyword, immutable_list, immutable_dict, /)\n--\n\n"
+"configure(miss, atoms, read_atom, read_string, read_tagged, write_string, keyword_text,\n"
+"          scalar_writers, plain_types, fast_keyword, immutable_list, immutable_dict, /)\n--\n\n"
 "Hand in edn.py's pieces; edn.py calls it once at import.");
 
 static PyObject *speedups_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "configure() takes 10 arguments");
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "configure() takes 12 arguments");
         return NULL;
     }
-    if (!PyDict_CheckExact(args[1]) || !PyAnySet_Check(args[6]) || !PyType_Check(args[7]) ||
-        !PyType_Check(args[8]) || !PyType_Check(args[9])) {
-        PyErr_SetString(PyExc_TypeError, "configure(): atoms must be a dict, plain_types a set,"
-                                         " the last three types");
+    if (!PyDict_CheckExact(args[1]) || !PyDict_CheckExact(args[7]) || !PyAnySet_Check(args[8]) ||
+        !PyType_Check(args[9]) || !PyType_Check(args[10]) || !PyType_Check(args[11])) {
+        PyErr_SetString(PyExc_TypeError, "configure(): atoms and scalar_writers must be dicts,"
+                                         " plain_types a set, the last three types");
         return NULL;
     }
-    for (int i = 2; i < 6; i++) {
+    for (int i = 2; i < 7; i++) {
         if (!PyCallable_Check(args[i])) {
-            PyErr_SetString(PyExc_TypeError, "configure(): arguments 3 to 6 must be callable");
+            PyErr_SetString(PyExc_TypeError, "configure(): arguments 3 to 7 must be callable");
             return NULL;
         }
     }
@@ -676,12 +786,14 @@ static PyObject *speedups_configure(PyObject *module, PyObject *const *args, Py_
     Py_XSETREF(atoms, Py_NewRef(args[1]));
     Py_XSETREF(read_atom, Py_NewRef(args[2]));
     Py_XSETREF(read_string, Py_NewRef(args[3]));
-    Py_XSETREF(write_string, Py_NewRef(args[4]));
-    Py_XSETREF(keyword_text, Py_NewRef(args[5]));
-    Py_XSETREF(plain_types, Py_NewRef(args[6]));
-    Py_XSETREF(fast_keyword, (PyTypeObject *)Py_NewRef(args[7]));
-    Py_XSETREF(immutable_list, (PyTypeObject *)Py_NewRef(args[8]));
-    Py_XSETREF(immutable_dict, (PyTypeObject *)Py_NewRef(args[9]));
+    Py_XSETREF(read_tagged, Py_NewRef(args[4]));
+    Py_XSETREF(write_string, Py_NewRef(args[5]));
+    Py_XSETREF(keyword_text, Py_NewRef(args[6]));
+    Py_XSETREF(scalar_writers, Py_NewRef(args[7]));
+    Py_XSETREF(plain_types, Py_NewRef(args[8]));
+    Py_XSETREF(fast_keyword, (PyTypeObject *)Py_NewRef(args[9]));
+    Py_XSETREF(immutable_list, (PyTypeObject *)Py_NewRef(args[10]));
+    Py_XSETREF(immutable_dict, (PyTypeObject *)Py_NewRef(args[11]));
     Py_RETURN_NONE;
 }
 
@@ -710,9 +822,11 @@ PyMODINIT_FUNC PyInit__edn_speedups(void) {
     str_dict = PyUnicode_InternFromString("dict");
     str_hash = PyUnicode_InternFromString("hash");
     str_edn = PyUnicode_InternFromString("_edn");
+    str_inst = PyUnicode_InternFromString("inst");
+    str_uuid = PyUnicode_InternFromString("uuid");
     empty_tuple = PyTuple_New(0);
     if (str_list == NULL || str_hash_ == NULL || str_dict == NULL || str_hash == NULL ||
-        str_edn == NULL || empty_tuple == NULL) {
+        str_edn == NULL || str_inst == NULL || str_uuid == NULL || empty_tuple == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&speedups_module);

@@ -1052,8 +1052,10 @@ def _load_speedups() -> Any:
         _atoms,
         _read_atom,  # its _Bad is an Exception: the speedups give up on it
         _read_string,
+        _read_tagged,
         _write_str,
         _keyword_text,
+        _SCALARS,
         _PLAIN_TYPES,
         FastKeyword,
         ImmutableList,
