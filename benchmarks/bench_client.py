@@ -9,13 +9,16 @@ clients do the same exchange with the same literal frames, one request in flight
 * ours: ``await client.request(("bench/echo", {...}))`` (pack, cb-id, reply table, unpack).
 
 Target: with the default EDN packer, our client's CPU per round trip at most 1.5x the bare
-client's; the exit status is 1 when it is missed. The same pair with the JSON packer is shown
-for context (it separates the client's own cost from the EDN reader's). A diagnostic pair runs
-with the client and a server of its own on one CPU (Linux): the CPU then does not go idle
-between a request and its reply. On an idle two-CPU machine that pair's ratio is lower than
-the default runs' (there, the EDN reader and writer cost about 4x their time in a warm timeit
-loop, more than the bare client's code does); the target is checked on the default runs only.
-Run: ``python benchmarks/bench_client.py [--n 5000] [--rounds 3]``.
+client's; the exit status is 1 when it is missed. The header says whether the EDN packer's
+compiled speedups are built (the target is for the package as installed, with them; without
+them the pure-Python reader and writer put the client at about 1.6-1.9x). The same pair with
+the JSON packer is shown for context. A diagnostic pair runs with the client and a server of
+its own on one CPU (Linux): the CPU then does not go idle between a request and its reply.
+On an idle two-CPU machine that pair's ratio is lower than the default runs' (there, Python
+code costs several times its time in a warm timeit loop, as the caches go cold between
+messages); the target is checked on the default runs only.
+Run: ``python benchmarks/bench_client.py [--n 5000] [--rounds 3]`` (``--quick``: a smoke run whose
+figures are too small to judge).
 """
 
 from __future__ import annotations
@@ -242,8 +245,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="round trips per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per client (median)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: --n 300 --rounds 1")
     parser.add_argument("--serve", choices=["edn", "json"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.rounds = 300, 1
     if args.serve:
         asyncio.run(serve(args.serve))
         return 0
@@ -268,6 +274,10 @@ def main() -> int:
     if one_cpu is not None:
         rows += [(one_cpu[0], one_cpu[0]), (one_cpu[1], one_cpu[0])]
 
+    from jupyter_sente.packers import get_packer
+
+    built = "built" if getattr(get_packer("edn"), "accelerated", False) else "NOT built"
+    print(f"EDN compiled speedups: {built}")
     print(f"{'client':38} {'round trips/s':>14} {'CPU us/rt':>10} {'CPU ratio':>10}")
     for r, base in rows:
         ratio = r.cpu_us / base.cpu_us

@@ -1,8 +1,18 @@
-"""The server benchmark runs end to end (``--quick``) and prints its table; its figures are not judged here."""
+"""The benchmarks run end to end (``--quick``) and print their tables; figures are not judged here."""
 
 from __future__ import annotations
 
+import os
+
 from tests.benchmark_runs import run_quick
+
+#: What the benchmarks say of the EDN packer they measure: the compiled speedups must be
+#: there, except when a run turned them off on purpose.
+SPEEDUPS = (
+    "EDN compiled speedups: NOT built"
+    if os.environ.get("JUPYTER_SENTE_PURE_PYTHON", "") not in ("", "0")
+    else "EDN compiled speedups: built"
+)
 
 SCENARIOS = (
     "connect storm K=",
@@ -39,3 +49,29 @@ def test_bench_server_quick_prints_every_scenario_for_every_target() -> None:
         for target in capacity_targets:
             assert (scenario, target) in rows, f"no row for {scenario!r} / {target}:\n{done.stdout}"
     assert "targets met" in done.stdout or "target(s) missed" in done.stdout
+
+
+def test_bench_client_quick_prints_every_client_and_measures_the_compiled_packer() -> None:
+    done = run_quick("bench_client.py")
+    assert SPEEDUPS in done.stdout, done.stdout
+    for client in (
+        "bare websockets (edn)",
+        "jupyter-sente Client (ws, edn)",
+        "jupyter-sente Client (ws, json)",
+        "jupyter-sente Client (ajax, edn)",
+        "ThreadedClient (ws, edn; thread hop)",
+    ):
+        assert any(line.startswith(client) for line in done.stdout.splitlines()), (
+            f"no row for {client!r}:\n{done.stdout}"
+        )
+    assert "target: ours (ws, edn)" in done.stdout
+
+
+def test_bench_packers_quick_measures_the_compiled_and_the_pure_edn_packer() -> None:
+    done = run_quick("bench_packers.py")
+    assert SPEEDUPS in done.stdout, done.stdout
+    ops = {line[11:27].strip() for line in done.stdout.splitlines()}
+    expected = {"edn pure unpack", "edn pure pack", "json unpack", "json pack"}
+    if SPEEDUPS.endswith(": built"):
+        expected |= {"edn unpack", "edn pack"}
+    assert expected <= ops, done.stdout
