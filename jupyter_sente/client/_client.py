@@ -45,7 +45,7 @@ from jupyter_sente.core.events import (
 )
 from jupyter_sente.core.replies import PendingReplies, reply_error
 from jupyter_sente.core.timing import ClientTiming, KeepAlive, KeepAliveAction, exp_backoff_ms
-from jupyter_sente.exceptions import PackError, ProtocolError, UsageError
+from jupyter_sente.exceptions import PackError, ProtocolError, ReplyFailed, UsageError
 from jupyter_sente.packers import Packer, get_packer
 from jupyter_sente.values import VECTOR_TYPES, ImmutableList, Keyword
 
@@ -395,6 +395,34 @@ class Client:
         if error is not None:
             raise error
         return value
+
+    async def ping(self, timeout: float = 5.0) -> float:
+        """One round trip to the server, in seconds, as the JS client's ``ping()``.
+
+        Over WebSocket it sends Sente's keep-alive ping ``[[:chsk/ws-ping] cb-id]`` and waits for
+        the server's ``"pong"``. Ajax has no ping in Sente: it POSTs ``[[:chsk/ws-ping] nil]``,
+        which the server answers at once with ``:chsk/dummy-cb-200``. Either way the server's
+        router sees the event ``[:chsk/ws-ping]``. Raises ``ReplyClosed`` when not open,
+        ``ReplyTimeout``, or ``ReplyFailed`` (a failed send, or an answer that is not the
+        expected one). A failed ping does not reconnect; the keep-alive does that.
+        """
+        if not timeout > 0:
+            raise UsageError(f"a ping needs a positive timeout, got {timeout!r}")
+        session = self._session
+        start = time.perf_counter()
+        if session is None or self._conn.state is not ConnState.OPEN:
+            answer: Any = CHSK_CLOSED
+            expected: Any = PONG
+        elif session.transport == "ws":
+            answer = await self._ws_request(session, [CHSK_WS_PING], timeout * 1000)
+            expected = PONG
+        else:
+            answer = await self._post(session, [CHSK_WS_PING], False, timeout)
+            expected = CHSK_DUMMY_CB_200
+        if answer == expected:
+            return time.perf_counter() - start
+        error = reply_error(answer, "ping")
+        raise error if error is not None else ReplyFailed(f"ping answered {answer!r}")
 
     def _ws_register(
         self, ev: list[Any], timeout_ms: float

@@ -205,6 +205,15 @@ class ThreadedClient:
             )
         return self._call(self._client.request(event, timeout, raw=raw), timeout + _HANDOFF_MARGIN)
 
+    def ping(self, timeout: float = 5.0) -> float:
+        """As :meth:`Client.ping`, blocking: one round trip to the server, in seconds."""
+        if self._on_client_thread():
+            raise UsageError(
+                "ping() from a handler would block the thread that delivers its answer; "
+                "await client.ping() in an async handler"
+            )
+        return self._call(self._client.ping(timeout), timeout + _HANDOFF_MARGIN)
+
     def reconnect(self, timeout: float = 10.0) -> None:
         """As :meth:`Client.reconnect`."""
         self._call(self._client.reconnect(), timeout)

@@ -294,6 +294,43 @@ async def test_unanswered_ping_reconnects_with_reason_ws_ping_timeout(
     assert stub.ws_closes[0] == (1000, "CLOSE_NORMAL")
 
 
+@pytest.mark.parametrize("type", TYPES)
+async def test_ping_measures_one_round_trip_with_sentes_ping_on_each_transport(
+    make_client: Any, stub: StubServer, type: str
+) -> None:
+    client = await make_client(type=type, timing=fast_timing(ws_kalive_ms=None))
+    seconds = await client.ping(2 * S)
+    assert 0 < seconds < 2 * S
+    (ping,) = [r for r in stub.received if r.id == "chsk/ws-ping"]
+    if type == "ws":  # Sente's keep-alive ping with a cb-id, answered "pong"
+        assert re.fullmatch(r'\[\[:chsk/ws-ping\] "[0-9a-f]{6}"\]', ping.frame)
+    else:  # Ajax: a POST without a cb-id, answered :chsk/dummy-cb-200
+        assert ping.frame == "[[:chsk/ws-ping] nil]"
+
+
+async def test_unanswered_ping_times_out_without_reconnecting(
+    make_client: Any, stub: StubServer, recorder: Recorder
+) -> None:
+    stub.answer_pings = False
+    client = await make_client(type="ws", timing=fast_timing(ws_kalive_ms=None))
+    with pytest.raises(ReplyTimeout):
+        await client.ping(100 * MS)
+    assert client.is_open and recorder.opens() == [True]
+
+
+async def test_ping_while_closed_raises_closed_and_bad_timeouts_are_usage_errors(
+    stub: StubServer,
+) -> None:
+    client = Client(stub.url, timing=fast_timing())
+    try:
+        with pytest.raises(ReplyClosed):
+            await client.ping(1)
+        with pytest.raises(UsageError, match="positive timeout"):
+            await client.ping(0)
+    finally:
+        await client.close()
+
+
 # -- closed, disconnected ------------------------------------------------------------------------
 
 

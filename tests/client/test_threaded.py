@@ -47,6 +47,29 @@ def test_request_and_send_block_until_done(stub_thread: Served) -> None:
         assert "my-app/hello" in stub.received_ids()  # ... so the server has the send
 
 
+def test_ping_blocks_for_one_round_trip_and_is_refused_from_a_handler(
+    stub_thread: Served,
+) -> None:
+    stub, _ = stub_thread
+    refused: list[Exception] = []
+    done = threading.Event()
+    with ThreadedClient(stub.url, timing=fast_timing(ws_kalive_ms=None)) as client:
+        assert 0 < client.ping(2 * S) < 2 * S
+        assert stub.received_ids().count("chsk/ws-ping") == 1
+
+        @client.on("my-app/alert")
+        def alert(msg: EventMsg) -> None:
+            try:
+                client.ping(1)
+            except UsageError as e:
+                refused.append(e)
+            done.set()
+
+        client.send("my-app/push-me")
+        assert done.wait(5 * S)
+        assert refused and "async handler" in str(refused[0])
+
+
 def test_handlers_run_on_the_client_thread_while_the_caller_sleeps(stub_thread: Served) -> None:
     stub, _ = stub_thread
     seen: list[tuple[str, str, float]] = []
