@@ -27,6 +27,7 @@ from jupyter_sente.core.events import (
     is_event,
 )
 from jupyter_sente.packers import get_packer
+from tests.edn_paths import edn_accelerate  # noqa: F401 (a fixture, used by name)
 from tests.same_value import same_value
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -59,6 +60,7 @@ def by_name(vectors: list[dict[str, Any]]) -> Any:
 
 
 @by_name(WIRE["vectors"])
+@pytest.mark.usefixtures("edn_accelerate")
 def test_edn_text_packs_back_exactly(vector: dict[str, Any]) -> None:
     assert EDN.pack(EDN.unpack(vector["edn"])) == vector["edn"]
 
@@ -69,6 +71,7 @@ def test_json_text_packs_back_exactly(vector: dict[str, Any]) -> None:
 
 
 @by_name(WIRE["vectors"])
+@pytest.mark.usefixtures("edn_accelerate")
 def test_edn_and_json_texts_carry_the_same_value(vector: dict[str, Any]) -> None:
     assert same_value(EDN.unpack(vector["edn"]), JSON.unpack(vector["json"]))
     assert JSON.pack(EDN.unpack(vector["edn"])) == vector["json"]
@@ -77,6 +80,7 @@ def test_edn_and_json_texts_carry_the_same_value(vector: dict[str, Any]) -> None
 
 @by_name(WIRE["vectors"])
 @pytest.mark.parametrize("packer_name", ["edn", "json"])
+@pytest.mark.usefixtures("edn_accelerate")
 def test_envelope_holds_the_expected_payload(vector: dict[str, Any], packer_name: str) -> None:
     packer = get_packer(packer_name)
     payload, cb_id = open_envelope(packer.unpack(vector[packer_name]))
@@ -126,6 +130,7 @@ def test_every_row_of_the_reference_table_has_a_vector() -> None:
 
 
 @by_name(VALUES["vectors"])
+@pytest.mark.usefixtures("edn_accelerate")
 def test_value_vector_texts_are_what_each_packer_writes(vector: dict[str, Any]) -> None:
     value = EDN.unpack(vector["edn"])
     assert EDN.pack(value) == vector["edn"]

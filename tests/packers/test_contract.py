@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from jupyter_sente.values import (
     Tagged,
     kw,
 )
+from tests.edn_paths import pure_python_edn
 from tests.same_value import kind_of, same_value
 from tests.strategies import edn_values
 
@@ -105,9 +107,13 @@ SAMPLES: list[Any] = [
 ]
 
 
-@pytest.fixture(params=PACKER_NAMES, scope="module")
-def packer(request: pytest.FixtureRequest) -> Packer:
-    return get_packer(request.param)
+@pytest.fixture(params=[*PACKER_NAMES, "edn-pure"], scope="module")
+def packer(request: pytest.FixtureRequest) -> Iterator[Packer]:
+    if request.param == "edn-pure":  # the EDN packer without its compiled paths
+        with pure_python_edn():
+            yield get_packer("edn")
+    else:
+        yield get_packer(request.param)
 
 
 def round_trip(packer: Packer, value: Any) -> Any:

@@ -31,6 +31,8 @@ from jupyter_sente.values import (
     kw,
 )
 
+pytestmark = pytest.mark.usefixtures("edn_accelerate")  # with the compiled paths and without
+
 UTC = timezone.utc
 
 

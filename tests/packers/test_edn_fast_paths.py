@@ -16,6 +16,8 @@ from jupyter_sente.values import Char, Keyword, kw
 from tests.packers.test_edn_properties import same
 from tests.strategies import edn_values
 
+pytestmark = pytest.mark.usefixtures("edn_accelerate")  # with the compiled paths and without
+
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Pieces that make envelopes, near-envelopes and the traps of reading a payload alone.
@@ -70,7 +72,7 @@ def test_fast_paths_read_as_the_full_reader_does(body: str, tail: str, max_depth
     fast = read(packer, text)
     with pytest.MonkeyPatch.context() as monkeypatch:
         full_reader(monkeypatch)
-        full = read(packer, text)
+        full = read(EdnPacker(max_depth=max_depth, accelerate=False), text)
     assert fast[0] == full[0], (text, fast, full)
     if fast[0] == "value":
         assert same(fast[1], full[1]), (text, fast, full)

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import edn_format
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from jupyter_sente.exceptions import DecodeError
 from jupyter_sente.packers.edn import dumps, loads
 from jupyter_sente.values import Char, Keyword, Symbol, Tagged
 from tests.strategies import edn_values, make_edn_values
+
+pytestmark = pytest.mark.usefixtures("edn_accelerate")  # with the compiled paths and without
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
