@@ -536,6 +536,24 @@ def test_each_odd_or_edge_value_writes_alike(speedups: ModuleType, value: Any) -
         assert_writes_alike(speedups, [value, None], max_depth)
 
 
+UNWRITABLE = [
+    *(_self_referencing(), _self_referencing_map(), _self_referencing_vector()),
+    *(kw("bad name"), kw(""), kw("a/"), Keyword("bad name"), Symbol("nil"), Char("\ud800")),
+    *(10**4300, datetime(2020, 1, 1), Decimal("NaN"), Tagged("inst", "2020"), object()),
+    *({ImmutableList([1]), (1,)}, {(): 1, ImmutableList([]): 2}),
+]
+
+
+@pytest.mark.parametrize("value", UNWRITABLE, ids=case_id)
+@pytest.mark.parametrize("accelerate", [True, False], ids=["accelerated", "pure"])
+def test_values_without_an_edn_text_are_an_encode_error_either_way(
+    speedups: ModuleType, value: Any, accelerate: bool
+) -> None:
+    for wrapped in (value, [value], [[kw("my-app/ev"), {kw("k"): value}], "a1b2c3"]):
+        with pytest.raises(EncodeError):
+            EdnPacker(accelerate=accelerate).pack(wrapped)
+
+
 # ------------------------------------------------------------------------------------------
 # Memory: no reference leaked, on any path
 
