@@ -626,7 +626,7 @@ static int write_map(Writer *w, PyObject *d, int depth) {
     if (put_char(w, '{') < 0) {
         return -1;
     }
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
     PyObject *k, *v;
     int first = 1;
     while (PyDict_Next(d, &pos, &k, &v)) {
@@ -645,8 +645,8 @@ static int write_map(Writer *w, PyObject *d, int depth) {
         }
         Py_DECREF(k);
         Py_DECREF(v);
-        if (rc < 0) {
-            return -1;
+        if (rc < 0 || PyDict_GET_SIZE(d) != size) {
+            return -1; /* or a call into Python (a tzinfo) resized the map: edn.py raises */
         }
     }
     return put_char(w, '}');
@@ -667,6 +667,9 @@ static int write_set(Writer *w, PyObject *x, int depth) {
         rc = put_char(w, '#');
         if (rc == 0) {
             rc = write_items(w, items, '{', '}', depth);
+        }
+        if (rc == 0 && PySet_GET_SIZE(x) != PyList_GET_SIZE(items)) {
+            rc = -1; /* a call into Python (a tzinfo) resized the set: edn.py raises */
         }
     }
     Py_DECREF(items);
