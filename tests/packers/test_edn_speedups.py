@@ -23,7 +23,8 @@ import threading
 import tracemalloc
 import uuid
 from collections import OrderedDict
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -552,6 +553,49 @@ def test_values_without_an_edn_text_are_an_encode_error_either_way(
     for wrapped in (value, [value], [[kw("my-app/ev"), {kw("k"): value}], "a1b2c3"]):
         with pytest.raises(EncodeError):
             EdnPacker(accelerate=accelerate).pack(wrapped)
+
+
+class Meddling(tzinfo):
+    """A timezone whose ``utcoffset()`` changes something (the collection being written)."""
+
+    def __init__(self, meddle: Callable[[], object]) -> None:
+        self.meddle = meddle
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        self.meddle()
+        return timedelta(0)
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "meddling"
+
+
+def meddled(kind: str) -> Any:
+    """A fresh map, set or vector that grows whenever its instant is written."""
+    if kind == "set":
+        members: set[Any] = set()
+        members.add(datetime(2020, 1, 1, tzinfo=Meddling(lambda: members.add(len(members)))))
+        return members
+    items: list[Any] = [1]
+    items.append(datetime(2020, 1, 1, tzinfo=Meddling(lambda: items.append(len(items)))))
+    if kind == "vector":
+        return items
+    d: dict[Any, Any] = {kw("a"): 1}
+    d[kw("b")] = datetime(2020, 1, 1, tzinfo=Meddling(lambda: d.setdefault(len(d), 1)))
+    return d if kind == "map" else [d, "a1b2c3"]
+
+
+@pytest.mark.parametrize("kind", ["map", "set", "vector", "envelope"])
+def test_a_collection_changed_while_it_is_written_gets_the_pure_python_answer(
+    speedups: ModuleType, kind: str
+) -> None:
+    # Python's iterators raise when a dict or set changes size; a list's sees the new items.
+    pure = write_answer(EdnPacker(accelerate=False), meddled(kind))
+    assert pure[0] == ("text" if kind == "vector" else "raised"), pure
+    assert write_answer(EdnPacker(), meddled(kind)) == pure
+    assert speedups.write(meddled(kind), 1000) in (MISS, pure[1])
 
 
 # ------------------------------------------------------------------------------------------
