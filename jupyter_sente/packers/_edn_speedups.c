@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -587,7 +588,15 @@ static int write_scalar(Writer *w, PyObject *x) {
         PyMem_Free(repr);
         return rc < 0 ? -1 : 1;
     }
-    /* edn.py's other scalars (Keyword, Symbol, Char, Decimal, datetime, date, UUID) */
+    /* edn.py's other scalars (Keyword, Symbol, Char, Decimal, datetime, date, UUID), but not a
+     * datetime with a tzinfo of the user's: its utcoffset() could change the value being
+     * written, and would run again if this module then gave up (so edn.py's alone) */
+    if (t == PyDateTimeAPI->DateTimeType) {
+        PyObject *tz = PyDateTime_DATE_GET_TZINFO(x);
+        if (tz != Py_None && Py_TYPE(tz) != Py_TYPE(PyDateTime_TimeZone_UTC)) {
+            return 0;
+        }
+    }
     if (PyDict_GetItemWithError(scalar_writers, (PyObject *)t) != NULL) {
         return put_returned(w, call_scalar_writer(x)) < 0 ? -1 : 1;
     }
@@ -626,7 +635,7 @@ static int write_map(Writer *w, PyObject *d, int depth) {
     if (put_char(w, '{') < 0) {
         return -1;
     }
-    Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
+    Py_ssize_t pos = 0;
     PyObject *k, *v;
     int first = 1;
     while (PyDict_Next(d, &pos, &k, &v)) {
@@ -645,8 +654,8 @@ static int write_map(Writer *w, PyObject *d, int depth) {
         }
         Py_DECREF(k);
         Py_DECREF(v);
-        if (rc < 0 || PyDict_GET_SIZE(d) != size) {
-            return -1; /* or a call into Python (a tzinfo) resized the map: edn.py raises */
+        if (rc < 0) {
+            return -1;
         }
     }
     return put_char(w, '}');
@@ -667,9 +676,6 @@ static int write_set(Writer *w, PyObject *x, int depth) {
         rc = put_char(w, '#');
         if (rc == 0) {
             rc = write_items(w, items, '{', '}', depth);
-        }
-        if (rc == 0 && PySet_GET_SIZE(x) != PyList_GET_SIZE(items)) {
-            rc = -1; /* a call into Python (a tzinfo) resized the set: edn.py raises */
         }
     }
     Py_DECREF(items);
@@ -828,8 +834,10 @@ PyMODINIT_FUNC PyInit__edn_speedups(void) {
     str_inst = PyUnicode_InternFromString("inst");
     str_uuid = PyUnicode_InternFromString("uuid");
     empty_tuple = PyTuple_New(0);
-    if (str_list == NULL || str_hash_ == NULL || str_dict == NULL || str_hash == NULL ||
-        str_edn == NULL || str_inst == NULL || str_uuid == NULL || empty_tuple == NULL) {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL || str_list == NULL || str_hash_ == NULL || str_dict == NULL ||
+        str_hash == NULL || str_edn == NULL || str_inst == NULL || str_uuid == NULL ||
+        empty_tuple == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&speedups_module);
