@@ -572,30 +572,60 @@ class Meddling(tzinfo):
         return "meddling"
 
 
-def meddled(kind: str) -> Any:
-    """A fresh map, set or vector that grows whenever its instant is written."""
-    if kind == "set":
-        members: set[Any] = set()
-        members.add(datetime(2020, 1, 1, tzinfo=Meddling(lambda: members.add(len(members)))))
-        return members
-    items: list[Any] = [1]
-    items.append(datetime(2020, 1, 1, tzinfo=Meddling(lambda: items.append(len(items)))))
-    if kind == "vector":
-        return items
-    d: dict[Any, Any] = {kw("a"): 1}
-    d[kw("b")] = datetime(2020, 1, 1, tzinfo=Meddling(lambda: d.setdefault(len(d), 1)))
-    return d if kind == "map" else [d, "a1b2c3"]
+def meddled(kind: str) -> tuple[Any, list[int]]:
+    """A fresh value holding an instant whose timezone changes the value when it is written.
+
+    Returns the value and a list that counts the calls of the timezone's ``utcoffset()``.
+    """
+    calls: list[int] = []
+    value: Any = [None, None]
+    target: Any = value
+    if kind == "event":
+        # Its text cached first: edn.py writes an event by its own path only then (a path that
+        # takes the event's items before writing them, so the items appended are not written).
+        EdnPacker(accelerate=False).pack(kw("my-app/ev"))
+        target = [kw("my-app/ev"), {}]
+        value = [target, "a1b2c3"]
+
+    def meddle() -> None:
+        calls.append(1)
+        if kind == "replace":
+            target[1] = "a1b2c3"  # the second item of an envelope [x nil]
+        elif isinstance(target, list):
+            target.append(len(target))
+        elif isinstance(target, dict):
+            target[len(target)] = 1
+        else:
+            target.add(len(target))
+
+    if kind == "map":
+        value = target = {kw("a"): 1}
+    elif kind == "set":
+        value = target = set()
+    instant = datetime(2020, 1, 1, tzinfo=Meddling(meddle))
+    if kind == "event":
+        target[1][kw("t")] = instant
+    elif kind == "map":
+        target[kw("t")] = instant
+    elif kind == "set":
+        target.add(instant)
+    else:
+        value[0] = instant
+    calls.clear()
+    return value, calls
 
 
-@pytest.mark.parametrize("kind", ["map", "set", "vector", "envelope"])
-def test_a_collection_changed_while_it_is_written_gets_the_pure_python_answer(
+@pytest.mark.parametrize("kind", ["map", "set", "list", "replace", "event"])
+def test_a_value_changed_by_its_timezone_while_written_gets_the_pure_python_answer(
     speedups: ModuleType, kind: str
 ) -> None:
-    # Python's iterators raise when a dict or set changes size; a list's sees the new items.
-    pure = write_answer(EdnPacker(accelerate=False), meddled(kind))
-    assert pure[0] == ("text" if kind == "vector" else "raised"), pure
-    assert write_answer(EdnPacker(), meddled(kind)) == pure
-    assert speedups.write(meddled(kind), 1000) in (MISS, pure[1])
+    # The compiled writer runs no code of the value's own (a tzinfo's utcoffset()): it leaves
+    # such an instant to edn.py, so that code runs once, as without it.
+    pure = write_answer(EdnPacker(accelerate=False), meddled(kind)[0])
+    assert write_answer(EdnPacker(), meddled(kind)[0]) == pure
+    value, calls = meddled(kind)
+    assert speedups.write(value, 1000) is MISS
+    assert not calls
 
 
 # ------------------------------------------------------------------------------------------
