@@ -237,7 +237,10 @@ def _read_atom(tok: str) -> Any:
             raise _Bad(f"invalid number {tok[:80]!r}")
         whole, _, frac, exp, dec = m.groups()
         if dec:
-            v = Decimal(tok[:-1])
+            try:
+                v = Decimal(tok[:-1])
+            except ArithmeticError:  # an exponent beyond the decimal module's limits
+                raise _Bad(f"decimal {tok[:80]!r} is out of range") from None
         elif frac or exp:
             v = float(tok)
         else:

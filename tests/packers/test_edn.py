@@ -521,6 +521,7 @@ STRICT: list[tuple[str, str, int, str]] = [
     ("number-with-letters", "1a", 0, "number"),
     ("number-float-with-N", "1.5N", 0, "number"),
     ("number-empty-exponent", "1e", 0, "number"),
+    ("decimal-exponent-out-of-range", "[1 1e9999999999999999999M]", 3, "out of range"),
     ("number-inside-vector", "[1 2x]", 3, "number"),
     ("char-two-letters", "\\ab", 0, "character"),
     ("char-unknown-name", "\\newlines", 0, "character"),
