@@ -374,6 +374,23 @@ static PyObject *give_up(void) {
     return Py_NewRef(miss);
 }
 
+/* The nesting limit this module works to: the caller's max_depth (an int), at most
+ * C_MAX_DEPTH (deeper values are edn.py's), at least 0; -1 with an error set. */
+static int depth_limit(PyObject *arg) {
+    int overflow;
+    long max_depth = PyLong_AsLongAndOverflow(arg, &overflow);
+    if (max_depth == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow > 0 || max_depth > C_MAX_DEPTH) {
+        return C_MAX_DEPTH;
+    }
+    if (overflow < 0 || max_depth < 0) {
+        return 0;
+    }
+    return (int)max_depth;
+}
+
 static int check_configured(void) {
     if (miss == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_edn_speedups.configure() was not called");
@@ -395,22 +412,15 @@ static PyObject *speedups_read(PyObject *module, PyObject *const *args, Py_ssize
         return NULL;
     }
     PyObject *text = args[0];
-    int overflow;
-    long max_depth = PyLong_AsLongAndOverflow(args[1], &overflow);
-    if (max_depth == -1 && PyErr_Occurred()) {
+    int max_depth = depth_limit(args[1]);
+    if (max_depth < 0) {
         return NULL;
-    }
-    if (overflow > 0 || max_depth > C_MAX_DEPTH) {
-        max_depth = C_MAX_DEPTH;
-    }
-    if (overflow < 0 || max_depth < 0) {
-        max_depth = 0;
     }
     if (!PyUnicode_IS_ASCII(text) && has_surrogate(text)) {
         return give_up(); /* edn.py rejects lone surrogates */
     }
     Reader r = {text, PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
-                0, (int)max_depth};
+                0, max_depth};
     PyObject *v = read_value(&r, 0);
     if (v == NULL) {
         return give_up();
@@ -740,22 +750,15 @@ static PyObject *speedups_write(PyObject *module, PyObject *const *args, Py_ssiz
     if (check_configured() < 0) {
         return NULL;
     }
-    int overflow;
-    long max_depth = PyLong_AsLongAndOverflow(args[1], &overflow);
-    if (max_depth == -1 && PyErr_Occurred()) {
+    int max_depth = depth_limit(args[1]);
+    if (max_depth < 0) {
         return NULL;
-    }
-    if (overflow > 0 || max_depth > C_MAX_DEPTH) {
-        max_depth = C_MAX_DEPTH;
-    }
-    if (overflow < 0 || max_depth < 0) {
-        max_depth = 0;
     }
     Writer w;
     w.buf = w.small;
     w.len = 0;
     w.cap = sizeof w.small;
-    w.max_depth = (int)max_depth;
+    w.max_depth = max_depth;
     PyObject *result = NULL;
     if (write_value(&w, args[0], 0) == 0) {
         result = PyUnicode_DecodeUTF8(w.buf, w.len, "strict");
