@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
+from jupyter_sente.packers.edn import pure_python_requested
 from tests.benchmark_runs import run_quick
 
 #: What the benchmarks say of the EDN packer they measure: the compiled speedups must be
 #: there, except when a run turned them off on purpose.
 SPEEDUPS = (
     "EDN compiled speedups: NOT built"
-    if os.environ.get("JUPYTER_SENTE_PURE_PYTHON", "") not in ("", "0")
+    if pure_python_requested()
     else "EDN compiled speedups: built"
 )
 

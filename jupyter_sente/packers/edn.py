@@ -1038,13 +1038,23 @@ class EdnPacker:
         return f"EdnPacker(max_depth={self.max_depth}, max_size={self.max_size}{extra})"
 
 
+def pure_python_requested() -> bool:
+    """Whether ``JUPYTER_SENTE_PURE_PYTHON`` asks for the pure-Python packer alone.
+
+    Any value but empty, ``0``, ``false`` or ``no`` does; ``hatch_build.py`` reads it alike (it
+    cannot import the package it builds) and then compiles nothing.
+    """
+    value = os.environ.get("JUPYTER_SENTE_PURE_PYTHON", "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
 def _load_speedups() -> Any:
     """The compiled speedups, configured with this module's pieces; ``None`` if not built.
 
     ``JUPYTER_SENTE_PURE_PYTHON=1`` in the environment turns them off (the pure-Python code
     alone then reads and writes).
     """
-    if os.environ.get("JUPYTER_SENTE_PURE_PYTHON", "") not in ("", "0"):
+    if pure_python_requested():
         return None
     try:
         from jupyter_sente.packers import _edn_speedups  # noqa: PLC0415 (optional, env-gated)

@@ -52,7 +52,7 @@ from jupyter_sente.values import (
 from tests.same_value import same_value
 from tests.strategies import edn_values, names
 
-PURE_PYTHON = os.environ.get("JUPYTER_SENTE_PURE_PYTHON", "") not in ("", "0")
+PURE_PYTHON = edn.pure_python_requested()
 PURE_PYTHON_REASON = (
     "JUPYTER_SENTE_PURE_PYTHON=1 turns the compiled paths off: nothing to compare them with"
 )

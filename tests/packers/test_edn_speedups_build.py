@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 from pathlib import Path
 
 import pytest
+
+from jupyter_sente.packers.edn import pure_python_requested
 
 SOURCE = Path(__file__).parents[2] / "jupyter_sente" / "packers" / "_edn_speedups.c"
 REBUILD = "run `python hatch_build.py` (or `bash .ci/setup`) to build it in place"
 
 
 def test_the_imported_speedups_are_built_from_the_current_source() -> None:
-    pure = os.environ.get("JUPYTER_SENTE_PURE_PYTHON", "").strip().lower()
-    if pure not in ("", "0", "false", "no"):
+    if pure_python_requested():
         pytest.skip("JUPYTER_SENTE_PURE_PYTHON is set: the pure-Python packer is under test")
     try:
         speedups = importlib.import_module("jupyter_sente.packers._edn_speedups")
